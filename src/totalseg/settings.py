@@ -1,0 +1,37 @@
+"""Process-wide settings, read from the environment once by the entry points.
+
+Library code never reads ``os.environ``: the CLI and :func:`totalseg.segment` build a frozen
+:class:`Settings` and pass it down.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where weights live, following the official tool's folder conventions.
+
+    Attributes:
+        home_dir: ``$TOTALSEG_HOME_DIR``, else ``~/.totalsegmentator``.
+        weights_dir: ``$TOTALSEG_WEIGHTS_PATH``, else ``<home_dir>/nnunet/results``.
+
+    Examples:
+        >>> s = Settings.from_env({"TOTALSEG_HOME_DIR": "/data/ts"})
+        >>> str(s.weights_dir)
+        '/data/ts/nnunet/results'
+    """
+
+    home_dir: Path
+    weights_dir: Path
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        home = Path(env.get("TOTALSEG_HOME_DIR") or Path.home() / ".totalsegmentator")
+        weights = env.get("TOTALSEG_WEIGHTS_PATH")
+        return cls(home_dir=home, weights_dir=Path(weights) if weights else home / "nnunet" / "results")
