@@ -58,7 +58,7 @@ class Task:
     mode: str
     models: tuple[ModelSpec, ...]
     classes: dict[int, str]
-    spacing_mm: float
+    spacing_mm: float | tuple[float, float, float]
     step_size: float
     modality: str
 

@@ -1,0 +1,5 @@
+import sys
+
+from totalseg.cli import main
+
+sys.exit(main())

@@ -1,0 +1,165 @@
+"""``totalseg.segment()``: the public Python entry point, and what the CLI calls."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import nibabel as nib
+import torch
+from tqdm import tqdm
+
+from totalseg.engine.pipeline import RunOptions, device_from_name
+from totalseg.engine.predictor import PRECISIONS
+from totalseg.engine.segment import SegmentRequest, segment_volume
+from totalseg.errors import InputError, OutputError
+from totalseg.io import read_volume
+from totalseg.io.nifti_ext import add_label_map_to_nifti
+from totalseg.io.writers import write_class_masks, write_multilabel
+from totalseg.models.custom import custom_task
+from totalseg.models.model import load_model
+from totalseg.models.store import WeightsStore
+from totalseg.models.tasks import ModelSpec, Task, get_task
+from totalseg.settings import Settings
+
+
+def segment(
+    input: str | os.PathLike | nib.Nifti1Image,
+    output: str | os.PathLike | None = None,
+    *,
+    task: str = "total",
+    fast: bool = False,
+    fastest: bool = False,
+    ml: bool = False,
+    roi_subset: Sequence[str] | None = None,
+    body_seg: bool = False,
+    force_split: bool = False,
+    resampling_order: int = 1,
+    device: str = "cpu",
+    quiet: bool = False,
+    model_dir: str | os.PathLike | None = None,
+    precision: str = "nnunet",
+    settings: Settings | None = None,
+) -> nib.Nifti1Image:
+    """Segment a CT or MR image with the official TotalSegmentator models.
+
+    Args:
+        input: a NIfTI/NRRD/MHA path or a nibabel image.
+        output: a folder for per-class ``<name>.nii.gz`` masks, or with ``ml=True`` the path of
+            one multilabel file; ``None`` writes nothing.
+        task: ``total`` (CT, 117 classes), ``total_mr`` (MR, 50 classes) or ``body``.
+        fast, fastest: the 3 mm / 6 mm single models instead of the 1.5 mm ones.
+        ml: write one multilabel file instead of one file per class.
+        roi_subset: only these classes: the image is first cropped around them with a rough model
+            and only the parts that predict them run.
+        body_seg: crop to the body with the 6 mm body model first (CT only).
+        force_split: predict in 3 overlapping z-slabs, as the official tool does for huge volumes.
+        resampling_order: spline order of the input resampling (official default 1).
+        device: ``cpu``, ``gpu``, ``gpu:N`` or ``mps``.
+        quiet: no progress bar.
+        model_dir: run any nnU-Net v2 model folder instead of a registered task.
+        precision: ``nnunet`` (identical masks to the official tool) or ``fp32`` accumulation.
+        settings: weights location; read from the environment when omitted.
+
+    Returns:
+        The multilabel segmentation (uint8) with the input's affine and header and the label
+        names as a NIfTI extension.
+
+    Examples:
+        >>> seg = segment("ct.nii.gz", "segmentations", fast=True)  # doctest: +SKIP
+        >>> seg.get_fdata().max() <= 117  # doctest: +SKIP
+        True
+    """
+    settings = settings or Settings.from_env()
+    request = _request(task, fast, fastest, roi_subset, body_seg, force_split, resampling_order, precision,
+                       model_dir)
+    torch_device = device_from_name(device)
+    out_path = _check_output(output, ml)
+    vol = read_volume(input)
+    load = _loader(request.task, settings, torch_device, model_dir)
+    for spec in _needed_models(request):
+        load(spec)  # fail on missing weights before any work
+    with tqdm(desc="Predicting", unit="tile", disable=quiet, leave=False) as bar:
+        labels = segment_volume(vol, request, load, on_tile=lambda: bar.update())
+    classes = request.output_classes
+    if out_path is not None:
+        if ml:
+            write_multilabel(labels, out_path, classes)
+        else:
+            write_class_masks(labels, out_path, classes)
+    return add_label_map_to_nifti(labels.to_nifti(dtype="uint8"), classes)
+
+
+def _request(task, fast, fastest, roi_subset, body_seg, force_split, order, precision, model_dir) -> SegmentRequest:
+    if fast and fastest:
+        raise InputError("--fast and --fastest exclude each other; pick one")
+    if not 0 <= int(order) <= 5:
+        raise InputError(f"resampling order must be 0..5, got {order}")
+    if precision not in PRECISIONS:
+        raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    mode = "fast" if fast else "fastest" if fastest else "full"
+    the_task = custom_task(Path(model_dir)) if model_dir is not None else get_task(task, mode)
+    roi = _check_roi(roi_subset, the_task) if roi_subset else None
+    if roi is not None and model_dir is not None:
+        raise InputError("--roi_subset needs a registered task (total or total_mr), not --model-dir")
+    options = RunOptions(resampling_order=int(order), force_split=force_split, precision=precision)
+    return SegmentRequest(the_task, roi, body_seg and model_dir is None, options)
+
+
+def _check_roi(roi_subset: Sequence[str], task: Task) -> tuple[str, ...]:
+    if task.name not in ("total", "total_mr"):
+        raise InputError(f"--roi_subset works with the tasks total and total_mr, not {task.name}")
+    names = set(task.classes.values())
+    for name in roi_subset:
+        if name not in names:
+            close = difflib.get_close_matches(name, names, n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else "; see `totalseg info --task " + task.name + "`"
+            raise InputError(f"unknown ROI class {name!r} for task {task.name}{hint}")
+    return tuple(dict.fromkeys(roi_subset))
+
+
+def _check_output(output, ml: bool) -> Path | None:
+    """Refuse an output we cannot write before doing any work."""
+    if output is None:
+        return None
+    path = Path(output)
+    folder = path.parent if ml else path
+    if ml and path.is_dir():
+        raise OutputError(f"{path} is a folder; with --ml the output is a file such as seg.nii.gz")
+    if not ml and path.exists() and not path.is_dir():
+        raise OutputError(f"{path} is a file; without --ml the output is a folder of masks")
+    probe = folder
+    while not probe.exists():
+        probe = probe.parent
+    try:
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError as exc:
+        raise OutputError(f"cannot write to {probe} ({exc.strerror}); choose another output") from None
+    return path
+
+
+def _needed_models(request: SegmentRequest) -> list[ModelSpec]:
+    from totalseg.engine.segment import crop_task_for
+
+    specs = list(request.task.models)
+    if request.roi_subset is not None:
+        specs = list(crop_task_for(request.task).models) + [
+            m for m in specs if any(n in request.roi_subset for n in m.labels.values())
+        ]
+    elif request.body_seg and request.task.modality == "ct":
+        specs = list(get_task("body", "fast").models) + specs
+    return specs
+
+
+def _loader(task: Task, settings: Settings, device: torch.device, model_dir) -> Callable[[ModelSpec], object]:
+    store = WeightsStore(settings.weights_dir)
+
+    def load(spec: ModelSpec):
+        folder = Path(spec.folder) if model_dir is not None else store.require(spec)
+        return load_model(folder, device=device)
+
+    return load

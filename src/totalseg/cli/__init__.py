@@ -1,0 +1,44 @@
+"""The ``totalseg`` command. Each subcommand module parses its arguments, calls one library
+function and presents the result; user errors become one line on stderr and exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from totalseg import __version__
+from totalseg.errors import TotalsegError
+
+# Each module has `register(subparsers)` adding its parser with `set_defaults(handler=...)`;
+# a handler takes the parsed namespace and returns an exit code.
+_SUBCOMMAND_MODULES = ("segment", "weights", "info")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="totalseg", description="Whole-body CT/MR segmentation with TotalSegmentator weights."
+    )
+    parser.add_argument("--version", action="version", version=f"totalseg {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    from importlib import import_module
+
+    for name in _SUBCOMMAND_MODULES:
+        import_module(f"totalseg.cli.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except TotalsegError as exc:
+        print(f"totalseg: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("totalseg: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""The segment flow for one task on one volume, with the official tool's semantics.
+
+crop (ROI / body) -> canonical RAS -> resample to the model spacing -> [z-split] -> each model:
+nnU-Net preprocessing, sliding window, part labels to global ids (a later part wins) ->
+labels back to the input grid (order 0) -> undo canonical -> undo crop -> keep the ROI classes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from totalseg.engine.postprocess import keep_largest_blob, remove_small_blobs
+from totalseg.engine.predictor import SlidingWindowPredictor
+from totalseg.engine.preprocess import preprocess, restore
+from totalseg.imaging.crop import crop, mask_bbox, margin_in_voxels, uncrop
+from totalseg.imaging.orientation import to_canonical
+from totalseg.imaging.resample import header_zooms, resample_to_shape, resample_to_spacing
+from totalseg.imaging.volume import LabelVolume, Volume
+from totalseg.models.model import Model
+from totalseg.models.tasks import ModelSpec, Task
+
+# The official tool splits volumes above this many voxels (and > 200 slices) into 3 z-slabs.
+SPLIT_VOXELS = 512 * 512 * 900
+SPLIT_MARGIN = 20
+
+ModelLoader = Callable[[ModelSpec], Model]
+TileCallback = Callable[[], None]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run a task: the knobs of the official pipeline plus our precision choice."""
+
+    resampling_order: int = 1
+    force_split: bool = False
+    precision: str = "nnunet"
+
+
+def run_task(
+    vol: Volume,
+    task: Task,
+    load: ModelLoader,
+    *,
+    options: RunOptions = RunOptions(),
+    crop_mask: np.ndarray | None = None,
+    crop_margin_mm: tuple[float, float, float] = (3, 3, 3),
+    only_models: Sequence[int] | None = None,
+    on_tile: TileCallback | None = None,
+) -> LabelVolume:
+    """Labels of ``task`` on the grid of ``vol`` (uint8, global label ids of ``task.classes``)."""
+    work, bbox = vol, None
+    if crop_mask is not None:
+        bbox = mask_bbox(crop_mask, margin_vox=margin_in_voxels(vol.affine, crop_margin_mm))
+        if bbox is None:
+            return LabelVolume(np.zeros(vol.shape, np.uint8), affine=vol.affine, header=vol.header)
+        work = crop(vol, bbox, dtype=np.int32)
+    canonical, how = to_canonical(work)
+    model_grid = resample_to_spacing(
+        canonical, spacing_mm=task.spacing_mm, order=options.resampling_order, dtype=np.int32
+    )
+    models = [m for m in task.models if only_models is None or m.model_id in only_models]
+    labels = _predict_models(model_grid.array, task, models, load, options, on_tile)
+    if task.name == "body":
+        labels = _clean_body(labels, task, model_grid)
+    on_canonical = resample_to_shape(
+        LabelVolume(labels, affine=model_grid.affine), shape=canonical.shape, affine=canonical.affine
+    )
+    result = how.undo(on_canonical)
+    if bbox is not None:
+        result = uncrop(result, bbox, like=vol)
+    return LabelVolume(result.array, affine=vol.affine, header=vol.header)
+
+
+def split_slabs(depth: int) -> list[tuple[slice, slice, slice]]:
+    """The official 3-way z-split: (input slice, slice of that slab's labels to keep, output slice)."""
+    third = depth // 3
+    m = SPLIT_MARGIN
+    return [
+        (slice(0, third + m), slice(0, -m), slice(0, third)),
+        (slice(third + 1 - m, 2 * third + m), slice(m - 1, -m), slice(third, 2 * third)),
+        (slice(2 * third + 1 - m, depth), slice(m - 1, None), slice(2 * third, depth)),
+    ]
+
+
+def needs_split(shape: tuple[int, ...], task: Task, force: bool) -> bool:
+    """Whether the official tool would split this model-grid volume into 3 z-slabs."""
+    return force or (int(np.prod(shape)) > SPLIT_VOXELS and shape[2] > 200 and len(task.models) > 1)
+
+
+def _predict_models(array, task, models, load, options, on_tile) -> np.ndarray:
+    split = needs_split(array.shape, task, options.force_split)
+    combined = np.zeros(array.shape, dtype=np.uint8)
+    inverse = {name: gid for gid, name in task.classes.items()}
+    for spec in models:
+        model = load(spec)
+        lut = _part_lut(spec, model, inverse)
+        if split:
+            part = np.zeros(array.shape, dtype=np.uint8)
+            for source, keep, target in split_slabs(array.shape[2]):
+                part[:, :, target] = _predict(model, array[:, :, source], task, options, on_tile)[:, :, keep]
+        else:
+            part = _predict(model, array, task, options, on_tile)
+        mapped = lut[part]
+        np.copyto(combined, mapped, where=mapped != 0)
+    return combined
+
+
+def _predict(model: Model, array: np.ndarray, task: Task, options: RunOptions, on_tile) -> np.ndarray:
+    pre = preprocess(array, model.config)
+    predictor = SlidingWindowPredictor(
+        model.network, model.config.patch_size, step=task.step_size, device=model.device,
+        precision=options.precision,
+    )
+    labels = predictor.predict(pre.data, on_tile=on_tile)
+    return restore(labels, pre, model.config)
+
+
+def _part_lut(spec: ModelSpec, model: Model, inverse: dict[str, int]) -> np.ndarray:
+    """Model output id -> task label id, by structure name (unknown names map to background)."""
+    names = spec.labels or {i: n for i, n in model.config.labels.items() if i != 0}
+    lut = np.zeros(max(max(names), max(model.config.labels)) + 1, dtype=np.uint8)
+    for local_id, name in names.items():
+        lut[local_id] = inverse.get(name, 0)
+    return lut
+
+
+def _clean_body(labels: np.ndarray, task: Task, grid: Volume) -> np.ndarray:
+    """The official body post-processing: largest trunk blob; drop extremity blobs < 50 cm3."""
+    inverse = {name: gid for gid, name in task.classes.items()}
+    trunk, extremities = inverse["body_trunc"], inverse["body_extremities"]
+    voxel_mm3 = np.prod(header_zooms(grid.affine))  # float32, as the official tool computes it
+    labels = labels.copy()
+    keep = keep_largest_blob(labels == trunk)
+    labels[labels == trunk] = 0
+    labels[keep] = trunk
+    kept = remove_small_blobs(labels == extremities, min_voxels=50000 / voxel_mm3)
+    labels[labels == extremities] = 0
+    labels[kept] = extremities
+    return labels
+
+
+def device_from_name(name: str) -> torch.device:
+    """``cpu``, ``gpu``, ``gpu:N``, ``cuda[:N]`` or ``mps`` as a torch device."""
+    from totalseg.errors import InputError
+
+    name = name.strip().lower()
+    if name == "cpu":
+        return torch.device("cpu")
+    if name == "mps":
+        if not torch.backends.mps.is_available():
+            raise InputError("device 'mps' is not available on this machine; use --device cpu")
+        return torch.device("mps")
+    if name.startswith(("gpu", "cuda")):
+        index = name.split(":", 1)[1] if ":" in name else "0"
+        if not index.isdigit():
+            raise InputError(f"device {name!r} is not valid; use cpu, gpu, gpu:N or mps")
+        if not torch.cuda.is_available() or int(index) >= torch.cuda.device_count():
+            raise InputError(f"device {name!r} is not available (CUDA GPUs found: "
+                             f"{torch.cuda.device_count() if torch.cuda.is_available() else 0}); use --device cpu")
+        return torch.device(f"cuda:{index}")
+    raise InputError(f"device {name!r} is not valid; use cpu, gpu, gpu:N or mps")
