@@ -12,7 +12,8 @@ import nibabel as nib
 import torch
 from tqdm import tqdm
 
-from totalseg.engine.pipeline import RunOptions, device_from_name
+from totalseg.engine.devices import device_from_name
+from totalseg.engine.pipeline import RunOptions
 from totalseg.engine.predictor import PRECISIONS
 from totalseg.engine.segment import SegmentRequest, segment_volume
 from totalseg.errors import InputError, OutputError

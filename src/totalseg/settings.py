@@ -7,9 +7,9 @@ Library code never reads ``os.environ``: the CLI and :func:`totalseg.segment` bu
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class Settings:
     weights_dir: Path
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         home = Path(env.get("TOTALSEG_HOME_DIR") or Path.home() / ".totalsegmentator")
         weights = env.get("TOTALSEG_WEIGHTS_PATH")

@@ -11,12 +11,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from totalseg.engine.postprocess import keep_largest_blob, remove_small_blobs
 from totalseg.engine.predictor import SlidingWindowPredictor
 from totalseg.engine.preprocess import preprocess, restore
-from totalseg.imaging.crop import crop, mask_bbox, margin_in_voxels, uncrop
+from totalseg.imaging.crop import crop, margin_in_voxels, mask_bbox, uncrop
 from totalseg.imaging.orientation import to_canonical
 from totalseg.imaging.resample import header_zooms, resample_to_shape, resample_to_spacing
 from totalseg.imaging.volume import LabelVolume, Volume
@@ -141,25 +140,3 @@ def _clean_body(labels: np.ndarray, task: Task, grid: Volume) -> np.ndarray:
     labels[labels == extremities] = 0
     labels[kept] = extremities
     return labels
-
-
-def device_from_name(name: str) -> torch.device:
-    """``cpu``, ``gpu``, ``gpu:N``, ``cuda[:N]`` or ``mps`` as a torch device."""
-    from totalseg.errors import InputError
-
-    name = name.strip().lower()
-    if name == "cpu":
-        return torch.device("cpu")
-    if name == "mps":
-        if not torch.backends.mps.is_available():
-            raise InputError("device 'mps' is not available on this machine; use --device cpu")
-        return torch.device("mps")
-    if name.startswith(("gpu", "cuda")):
-        index = name.split(":", 1)[1] if ":" in name else "0"
-        if not index.isdigit():
-            raise InputError(f"device {name!r} is not valid; use cpu, gpu, gpu:N or mps")
-        if not torch.cuda.is_available() or int(index) >= torch.cuda.device_count():
-            raise InputError(f"device {name!r} is not available (CUDA GPUs found: "
-                             f"{torch.cuda.device_count() if torch.cuda.is_available() else 0}); use --device cpu")
-        return torch.device(f"cuda:{index}")
-    raise InputError(f"device {name!r} is not valid; use cpu, gpu, gpu:N or mps")

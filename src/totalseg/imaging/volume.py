@@ -43,7 +43,7 @@ class Volume:
         """Voxel size along each array axis, from the affine's column norms."""
         return tuple(float(s) for s in np.sqrt((self.affine[:3, :3] ** 2).sum(axis=0)))  # type: ignore[return-value]
 
-    def with_data(self, array: np.ndarray, *, affine: np.ndarray | None = None) -> "Volume":
+    def with_data(self, array: np.ndarray, *, affine: np.ndarray | None = None) -> Volume:
         """A new volume of the same kind with another array (and optionally affine)."""
         return type(self)(array, affine=self.affine if affine is None else affine, header=self.header)
 

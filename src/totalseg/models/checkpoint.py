@@ -40,10 +40,11 @@ def load_checkpoint(path: Path) -> dict:
         with torch.serialization.safe_globals(SAFE_GLOBALS):
             checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()
-        detail = next((line for line in first if "GLOBAL" in line or "Unsupported" in line), first[0] if first else "")
+        lines = [line.strip() for line in str(exc).splitlines() if "GLOBAL" in line]
+        if not lines:
+            raise WeightsError(f"{path}: not a readable checkpoint ({str(exc)[:120]}); re-download the weights") from None
         raise WeightsError(
-            f"{path}: refused to load, the checkpoint holds objects other than weights ({detail.strip()[:160]}); "
+            f"{path}: refused to load, the checkpoint holds objects other than weights ({lines[0][:160]}); "
             "use weights from a trusted source"
         ) from None
     except (RuntimeError, EOFError, OSError, ValueError) as exc:

@@ -27,7 +27,7 @@ class Model:
     device: torch.device
 
     @classmethod
-    def from_folder(cls, folder: Path, *, device: torch.device = torch.device("cpu"), fold: str = "fold_0") -> "Model":
+    def from_folder(cls, folder: Path, *, device: torch.device = torch.device("cpu"), fold: str = "fold_0") -> Model:
         """Load ``folder`` (holding plans.json, dataset.json, ``fold/checkpoint_final.pth``)."""
         folder = Path(folder)
         config = ModelConfig.from_folder(folder)

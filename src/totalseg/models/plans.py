@@ -56,7 +56,7 @@ class ModelConfig:
         return len(self.labels)
 
     @classmethod
-    def from_folder(cls, model_dir: Path, configuration: str = "3d_fullres") -> "ModelConfig":
+    def from_folder(cls, model_dir: Path, configuration: str = "3d_fullres") -> ModelConfig:
         """Read ``plans.json`` and ``dataset.json`` from an nnU-Net model folder."""
         plans = _read_json(model_dir / "plans.json")
         dataset = _read_json(model_dir / "dataset.json")
@@ -65,7 +65,7 @@ class ModelConfig:
     @classmethod
     def from_dicts(
         cls, plans: dict, dataset: dict, *, configuration: str = "3d_fullres", source: Path | str = "plans"
-    ) -> "ModelConfig":
+    ) -> ModelConfig:
         try:
             conf = _resolve_configuration(plans, configuration)
             network_class, arch_kwargs = _architecture(conf)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -136,6 +136,21 @@ def write_random_model(
     randomize(network, seed)
     torch.save(_checkpoint(network, spec, plans, dataset), folder / "fold_0" / "checkpoint_final.pth")
     return folder
+
+
+def write_random_weights(weights_dir: Path, model_ids: list[int], *, tiny: bool = False, seed: int = 0) -> list[Path]:
+    """Random-weight folders for registered models (MR ids 85x get MR plans); ``tiny`` shrinks the
+    network to a few thousand parameters at the same spacing, for fast tests."""
+    from totalseg.models.tasks import all_models
+
+    specs = all_models()
+    folders = []
+    for offset, mid in enumerate(model_ids):
+        official = OFFICIAL_LAYOUTS[mid]
+        layout = replace(TINY, spacing_mm=official.spacing_mm) if tiny else official
+        modality = "mr" if 850 <= mid <= 853 else "ct"
+        folders.append(write_random_model(weights_dir, specs[mid], layout=layout, modality=modality, seed=seed + offset))
+    return folders
 
 
 def _checkpoint(network: nn.Module, spec: ModelSpec, plans: dict, dataset: dict) -> dict:

@@ -1,0 +1,58 @@
+"""``totalseg segment``: the official TotalSegmentator flags, same short forms."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from totalseg.models.tasks import TASK_NAMES
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "segment", help="segment a CT or MR image",
+        description="Segment a CT or MR image with the official TotalSegmentator models.",
+    )
+    p.add_argument("-i", "--input", required=True, metavar="PATH", help="image: .nii, .nii.gz, .nrrd, .mha, .mhd")
+    p.add_argument("-o", "--output", required=True, metavar="PATH",
+                   help="folder for per-class masks, or the multilabel file with --ml")
+    p.add_argument("-ta", "--task", default="total", choices=TASK_NAMES, metavar="TASK",
+                   help=f"one of {', '.join(TASK_NAMES)} (default total)")
+    speed = p.add_mutually_exclusive_group()
+    speed.add_argument("-f", "--fast", action="store_true", help="3 mm model")
+    speed.add_argument("-ff", "--fastest", action="store_true", help="6 mm model")
+    p.add_argument("-ml", "--ml", action="store_true", help="one multilabel file instead of one file per class")
+    p.add_argument("-rs", "--roi_subset", nargs="+", metavar="CLASS", help="only these classes (faster)")
+    p.add_argument("-bs", "--body_seg", action="store_true", help="crop to the body first (CT)")
+    p.add_argument("-fs", "--force_split", action="store_true", help="predict in 3 z-slabs")
+    p.add_argument("-ro", "--resampling_order", type=int, default=1, choices=range(6), metavar="0-5",
+                   help="spline order of the input resampling (default 1)")
+    p.add_argument("-d", "--device", default="gpu",
+                   help="cpu, gpu, gpu:N or mps (default gpu, falling back to cpu without one)")
+    p.add_argument("-ot", "--output_type", nargs="+", default=["nifti"], choices=["nifti"],
+                   help="output formats (nifti)")
+    p.add_argument("--model-dir", metavar="DIR", help="run this nnU-Net v2 model folder instead of a task")
+    p.add_argument("--precision", default="nnunet", choices=["nnunet", "fp32"],
+                   help="nnunet: masks identical to the official tool (default); fp32: fp32 accumulation")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    p.add_argument("-v", "--verbose", action="store_true", help="more output")
+    # Accepted for compatibility with the official command line; totalseg needs no worker threads.
+    p.add_argument("-nr", "--nr_thr_resamp", type=int, default=1, help=argparse.SUPPRESS)
+    p.add_argument("-ns", "--nr_thr_saving", type=int, default=None, help=argparse.SUPPRESS)
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from totalseg.api import segment
+
+    start = time.perf_counter()
+    segment(
+        args.input, args.output, task=args.task, fast=args.fast, fastest=args.fastest, ml=args.ml,
+        roi_subset=args.roi_subset, body_seg=args.body_seg, force_split=args.force_split,
+        resampling_order=args.resampling_order, device=args.device, quiet=args.quiet,
+        model_dir=args.model_dir, precision=args.precision,
+    )
+    if not args.quiet:
+        print(f"Segmentation written to {args.output} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    return 0

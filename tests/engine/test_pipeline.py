@@ -1,0 +1,89 @@
+"""End-to-end runs of the official pipeline on the real CT with tiny seeded random weights."""
+
+import numpy as np
+import pytest
+
+from totalseg.engine.pipeline import RunOptions, needs_split, run_task, split_slabs
+from totalseg.engine.segment import SegmentRequest, models_for_roi, segment_volume
+from totalseg.imaging.volume import Volume
+from totalseg.models.model import load_model
+from totalseg.models.store import WeightsStore
+from totalseg.models.tasks import get_task
+
+
+@pytest.fixture(scope="module")
+def load(tiny_weights):
+    store = WeightsStore(tiny_weights)
+    return lambda spec: load_model(store.model_dir(spec))
+
+
+def test_fast_task_on_real_ct(ct_small, load):
+    labels = run_task(ct_small, get_task("total", "fast"), load)
+    assert labels.array.shape == ct_small.shape and labels.array.dtype == np.uint8
+    assert len(np.unique(labels.array)) > 10
+    np.testing.assert_array_equal(labels.affine, ct_small.affine)
+    again = run_task(ct_small, get_task("total", "fast"), load)
+    assert np.array_equal(labels.array, again.array)
+
+
+def test_orientation_does_not_change_the_masks(ct_small, load):
+    """The same image stored LPS gives the same masks, flipped back into LPS storage."""
+    flip = np.diag([-1.0, -1.0, 1.0, 1.0])
+    flip[0, 3], flip[1, 3] = ct_small.shape[0] - 1, ct_small.shape[1] - 1
+    lps = Volume(ct_small.array[::-1, ::-1, :], affine=ct_small.affine @ flip)
+    ras_labels = run_task(ct_small, get_task("total", "fast"), load).array
+    lps_labels = run_task(lps, get_task("total", "fast"), load).array
+    assert np.array_equal(lps_labels[::-1, ::-1, :], ras_labels)
+
+
+def test_parts_merge_in_model_order(ct_small, load):
+    task = get_task("total")
+    merged = run_task(ct_small, task, load).array
+    manual = np.zeros_like(merged)
+    for spec in task.models:
+        part = run_task(ct_small, task, load, only_models=[spec.model_id]).array
+        manual[part != 0] = part[part != 0]
+    assert np.array_equal(merged, manual)
+    assert merged.max() > 100  # ribs (part 295, ids up to 117) are in
+
+
+def test_roi_subset_keeps_only_roi_classes(ct_small, load):
+    task = get_task("total", "fast")
+    roi = ("liver", "spleen", "aorta")
+    request = SegmentRequest(task, roi_subset=roi)
+    labels = segment_volume(ct_small, request, load).array
+    assert set(np.unique(labels)) <= {0, 5, 1, 52}
+    assert set(request.output_classes.values()) == set(roi)
+
+
+def test_roi_subset_runs_only_needed_parts():
+    assert models_for_roi(get_task("total"), ["liver", "vertebrae_L1"]) == [291, 292]
+    assert models_for_roi(get_task("total"), ["rib_left_1"]) == [295]
+
+
+def test_empty_crop_gives_empty_labels(ct_small, load):
+    labels = run_task(ct_small, get_task("total", "fast"), load, crop_mask=np.zeros(ct_small.shape, bool))
+    assert labels.array.shape == ct_small.shape and labels.array.max() == 0
+
+
+def test_body_seg_crops_before_the_task(ct_small, load):
+    labels = segment_volume(ct_small, SegmentRequest(get_task("total", "fast"), body_seg=True), load)
+    assert labels.array.shape == ct_small.shape
+
+
+def test_forced_split_runs_three_slabs(ct_small, load):
+    task = get_task("total", "fast")
+    labels = run_task(ct_small, task, load, options=RunOptions(force_split=True)).array
+    assert labels.shape == ct_small.shape and len(np.unique(labels)) > 10
+
+
+def test_split_slabs_cover_every_slice_once():
+    for depth in (61, 240, 901):
+        out = np.zeros(depth, int)
+        for source, keep, target in split_slabs(depth):
+            kept = np.arange(depth)[source][keep]
+            assert len(kept) == target.stop - target.start
+            out[target] += 1
+        assert (out == 1).all()
+    assert needs_split((512, 512, 901), get_task("total"), False)
+    assert not needs_split((512, 512, 901), get_task("total", "fast"), False)
