@@ -78,3 +78,19 @@ def test_volume_checks_inputs():
         Volume(np.zeros((2, 2, 2)), affine=np.eye(3))
     with pytest.raises(ValueError, match="3-D"):
         Volume(np.zeros((2, 2)), affine=np.eye(4))
+
+
+@pytest.mark.parametrize("shape_in, shape_out", [((7, 5, 3), (20, 11, 9)), ((40, 33, 12), (13, 100, 12)),
+                                                 ((1, 9, 4), (5, 2, 1))])
+def test_nearest_resampling_equals_ndimage_zoom_order0(shape_in, shape_out):
+    arr = np.random.default_rng(0).integers(0, 118, shape_in).astype(np.uint8)
+    out = resample_to_shape(LabelVolume(arr, affine=np.eye(4)), shape=shape_out, affine=np.eye(4))
+    ref = ndimage.zoom(arr.astype(np.float64), np.array(shape_out) / np.array(shape_in), order=0, mode="nearest")
+    assert out.array.shape == shape_out and np.array_equal(out.array, ref.astype(np.uint8))
+
+
+def test_zoom_from_int16_equals_zoom_of_float64_copy():
+    arr = np.random.default_rng(2).integers(-1024, 2000, (31, 27, 13)).astype(np.int16)
+    vol = Volume(arr, affine=np.diag([0.8, 0.9, 2.5, 1.0]))
+    ref = ndimage.zoom(arr.astype(np.float64), header_zooms(vol.affine) / 3.0, mode="nearest", order=1)
+    assert np.array_equal(resample_to_spacing(vol, spacing_mm=3.0).array, ref.astype(np.int32))

@@ -65,9 +65,8 @@ def run_task(
     labels = _predict_models(model_grid.array, task, models, load, options, on_tile)
     if task.name == "body":
         labels = _clean_body(labels, task, model_grid)
-    on_canonical = resample_to_shape(
-        LabelVolume(labels, affine=model_grid.affine), shape=canonical.shape, affine=canonical.affine
-    )
+    on_canonical = resample_to_shape(LabelVolume(labels, affine=model_grid.affine), shape=canonical.shape,
+                                     affine=canonical.affine)
     result = how.undo(on_canonical)
     if bbox is not None:
         result = uncrop(result, bbox, like=vol)

@@ -39,21 +39,38 @@ def resample_to_spacing(
     return _zoom(vol, zoom, order=order, dtype=dtype)
 
 
-def resample_to_shape(vol: Volume, *, shape: tuple[int, int, int], affine: np.ndarray, order: int = 0) -> Volume:
-    """Resample ``vol`` onto a grid of ``shape`` (labels back to the input grid use order 0).
+def resample_to_shape(vol: Volume, *, shape: tuple[int, int, int], affine: np.ndarray) -> Volume:
+    """Nearest-neighbour resampling of ``vol`` onto a grid of ``shape`` (labels back to the input grid).
 
+    Gives exactly ``scipy.ndimage.zoom(order=0, mode="nearest")`` by the factor ``shape / vol.shape``,
+    computed as one gather with per-axis source indices instead of per-voxel interpolation.
     ``affine`` is the target grid's affine, written to the result as is.
     """
-    zoom = np.array(shape) / np.array(vol.shape)
-    if np.all(zoom == 1):
+    if tuple(shape) == vol.shape:
         return vol.with_data(vol.array, affine=affine)
-    out = _zoom(vol, zoom, order=order, dtype=vol.array.dtype)
-    return out.with_data(out.array, affine=affine)
+    index = np.ix_(*[nearest_indices(n_in, n_out) for n_in, n_out in zip(vol.shape, shape)])
+    return vol.with_data(vol.array[index], affine=affine)
+
+
+def nearest_indices(n_in: int, n_out: int) -> np.ndarray:
+    """Source index of each output sample of an order-0 ``ndimage.zoom`` along one axis.
+
+    ndimage maps output ``i`` to input ``i * (n_in - 1) / (n_out - 1)`` and rounds half up.
+
+    Examples:
+        >>> nearest_indices(3, 6).tolist()
+        [0, 0, 1, 1, 2, 2]
+    """
+    if n_out == 1:
+        return np.zeros(1, dtype=np.intp)
+    step = (n_in - 1) / (n_out - 1)
+    return np.clip(np.floor(np.arange(n_out) * step + 0.5).astype(np.intp), 0, n_in - 1)
 
 
 def _zoom(vol: Volume, zoom: np.ndarray, *, order: int, dtype) -> Volume:
-    data = vol.array if order == 0 else vol.array.astype(np.float64, copy=False)
-    zoomed = ndimage.zoom(data, zoom, mode="nearest", order=order)
+    # Interpolate straight from the stored dtype into float64, as zooming a float64 copy would,
+    # without making that copy (1.7 GB for a 512x512x800 int16 CT).
+    zoomed = ndimage.zoom(vol.array, zoom, output=np.float64, mode="nearest", order=order)
     affine = vol.affine.copy()
     affine[:3, :3] = affine[:3, :3] / zoom
     return vol.with_data(zoomed.astype(dtype, copy=False), affine=affine)
