@@ -43,6 +43,12 @@ def tiny_settings(tiny_weights) -> Settings:
     return Settings(home_dir=tiny_weights.parent, weights_dir=tiny_weights)
 
 
+@pytest.fixture(scope="session")
+def make_phantom():
+    """A function returning a CT-like int16 phantom of a given shape."""
+    return phantom
+
+
 def phantom(shape=(40, 36, 24), seed=0) -> np.ndarray:
     """A CT-like int16 phantom: air outside, soft tissue body, a few brighter and darker blobs."""
     rng = np.random.default_rng(seed)

@@ -6,6 +6,7 @@ import difflib
 import os
 import tempfile
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import nibabel as nib
@@ -16,12 +17,12 @@ from totalseg.engine.devices import device_from_name
 from totalseg.engine.pipeline import RunOptions
 from totalseg.engine.predictor import PRECISIONS
 from totalseg.engine.segment import SegmentRequest, segment_volume
-from totalseg.errors import InputError, OutputError
+from totalseg.errors import DownloadError, InputError, OutputError, WeightsError
 from totalseg.io import read_volume
 from totalseg.io.nifti_ext import add_label_map_to_nifti
 from totalseg.io.writers import write_class_masks, write_multilabel
 from totalseg.models.custom import custom_task
-from totalseg.models.model import load_model
+from totalseg.models.model import Model, load_model
 from totalseg.models.store import WeightsStore
 from totalseg.models.tasks import ModelSpec, Task, get_task
 from totalseg.settings import Settings
@@ -43,6 +44,7 @@ def segment(
     quiet: bool = False,
     model_dir: str | os.PathLike | None = None,
     precision: str = "nnunet",
+    download: bool = True,
     settings: Settings | None = None,
 ) -> nib.Nifti1Image:
     """Segment a CT or MR image with the official TotalSegmentator models.
@@ -63,6 +65,7 @@ def segment(
         quiet: no progress bar.
         model_dir: run any nnU-Net v2 model folder instead of a registered task.
         precision: ``nnunet`` (identical masks to the official tool) or ``fp32`` accumulation.
+        download: fetch missing official weights (as the official tool does); otherwise fail.
         settings: weights location; read from the environment when omitted.
 
     Returns:
@@ -80,7 +83,7 @@ def segment(
     torch_device = device_from_name(device)
     out_path = _check_output(output, ml)
     vol = read_volume(input)
-    load = _loader(request.task, settings, torch_device, model_dir)
+    load = _loader(settings, torch_device, model_dir, download=download, progress=not quiet)
     for spec in _needed_models(request):
         load(spec)  # fail on missing weights before any work
     with tqdm(desc="Predicting", unit="tile", disable=quiet, leave=False) as bar:
@@ -156,11 +159,26 @@ def _needed_models(request: SegmentRequest) -> list[ModelSpec]:
     return specs
 
 
-def _loader(task: Task, settings: Settings, device: torch.device, model_dir) -> Callable[[ModelSpec], object]:
+def _loader(settings: Settings, device: torch.device, model_dir, *, download: bool, progress: bool
+            ) -> Callable[[ModelSpec], Model]:
     store = WeightsStore(settings.weights_dir)
 
-    def load(spec: ModelSpec):
-        folder = Path(spec.folder) if model_dir is not None else store.require(spec)
-        return load_model(folder, device=device)
+    def load(spec: ModelSpec) -> Model:
+        if model_dir is not None:
+            return load_model(Path(spec.folder), device=device)
+        if download and not store.has(spec):
+            _download(store, spec, progress)
+        return load_model(store.require(spec), device=device)
 
     return load
+
+
+def _download(store: WeightsStore, spec: ModelSpec, progress: bool) -> None:
+    """Fetch one missing official model; without network, say which zip to get and how to import it."""
+    try:
+        store.download(replace(get_task("total", "fast"), models=(spec,)), progress=progress)
+    except DownloadError as exc:
+        try:
+            store.require(spec)
+        except WeightsError as missing:
+            raise WeightsError(f"{missing} (automatic download failed: {exc})") from None

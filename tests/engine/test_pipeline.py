@@ -38,10 +38,11 @@ def test_orientation_does_not_change_the_masks(ct_small, load):
 
 def test_parts_merge_in_model_order(ct_small, load):
     task = get_task("total")
-    merged = run_task(ct_small, task, load).array
+    small = Volume(ct_small.array[30:80, 20:70, 5:25], affine=ct_small.affine)
+    merged = run_task(small, task, load).array
     manual = np.zeros_like(merged)
     for spec in task.models:
-        part = run_task(ct_small, task, load, only_models=[spec.model_id]).array
+        part = run_task(small, task, load, only_models=[spec.model_id]).array
         manual[part != 0] = part[part != 0]
     assert np.array_equal(merged, manual)
     assert merged.max() > 100  # ribs (part 295, ids up to 117) are in
@@ -71,10 +72,15 @@ def test_body_seg_crops_before_the_task(ct_small, load):
     assert labels.array.shape == ct_small.shape
 
 
-def test_forced_split_runs_three_slabs(ct_small, load):
+def test_forced_split_runs_three_slabs(load, make_phantom):
+    vol = Volume(make_phantom((40, 36, 70)), affine=np.diag([3.0, 3.0, 3.0, 1.0]))
     task = get_task("total", "fast")
-    labels = run_task(ct_small, task, load, options=RunOptions(force_split=True)).array
-    assert labels.shape == ct_small.shape and len(np.unique(labels)) > 10
+    whole = run_task(vol, task, load).array
+    split = run_task(vol, task, load, options=RunOptions(force_split=True)).array
+    assert split.shape == vol.shape and len(np.unique(split)) > 5
+    assert not np.array_equal(split, whole)  # slabs are predicted on their own, as the official tool does
+    with pytest.warns(UserWarning, match="too thin"):
+        assert not needs_split((50, 50, 59), task, True)
 
 
 def test_split_slabs_cover_every_slice_once():

@@ -35,6 +35,7 @@ def register(subparsers) -> None:
     p.add_argument("--model-dir", metavar="DIR", help="run this nnU-Net v2 model folder instead of a task")
     p.add_argument("--precision", default="nnunet", choices=["nnunet", "fp32"],
                    help="nnunet: masks identical to the official tool (default); fp32: fp32 accumulation")
+    p.add_argument("--no-download", action="store_true", help="fail instead of downloading missing weights")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.add_argument("-v", "--verbose", action="store_true", help="more output")
     # Accepted for compatibility with the official command line; totalseg needs no worker threads.
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         args.input, args.output, task=args.task, fast=args.fast, fastest=args.fastest, ml=args.ml,
         roi_subset=args.roi_subset, body_seg=args.body_seg, force_split=args.force_split,
         resampling_order=args.resampling_order, device=args.device, quiet=args.quiet,
-        model_dir=args.model_dir, precision=args.precision,
+        model_dir=args.model_dir, precision=args.precision, download=not args.no_download,
     )
     if not args.quiet:
         print(f"Segmentation written to {args.output} in {time.perf_counter() - start:.1f} s", file=sys.stderr)

@@ -7,6 +7,7 @@ labels back to the input grid (order 0) -> undo canonical -> undo crop -> keep t
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -85,7 +86,15 @@ def split_slabs(depth: int) -> list[tuple[slice, slice, slice]]:
 
 
 def needs_split(shape: tuple[int, ...], task: Task, force: bool) -> bool:
-    """Whether the official tool would split this model-grid volume into 3 z-slabs."""
+    """Whether the official tool would split this model-grid volume into 3 z-slabs.
+
+    A forced split of a volume under 3 x 20 slices is skipped: its slabs would not overlap by the
+    20-slice margins (the official tool fails on such volumes).
+    """
+    if force and shape[2] // 3 < SPLIT_MARGIN:
+        warnings.warn(f"volume of {shape[2]} slices is too thin to split into 3 slabs; predicting it whole",
+                      stacklevel=2)
+        return False
     return force or (int(np.prod(shape)) > SPLIT_VOXELS and shape[2] > 200 and len(task.models) > 1)
 
 

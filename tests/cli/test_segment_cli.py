@@ -1,0 +1,149 @@
+"""`totalseg segment` and `totalseg.segment()` end to end, good and bad inputs."""
+
+import shutil
+import subprocess
+import sys
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+import totalseg
+from totalseg.cli import main
+from totalseg.io.nifti_ext import load_label_map
+from totalseg.models.tasks import get_task
+
+
+@pytest.fixture()
+def env(tiny_weights, monkeypatch):
+    monkeypatch.setenv("TOTALSEG_WEIGHTS_PATH", str(tiny_weights))
+    monkeypatch.setenv("TOTALSEG_HOME_DIR", str(tiny_weights.parent))
+    return tiny_weights
+
+
+def test_per_class_outputs(env, ct_small_path, tmp_path):
+    out = tmp_path / "seg"
+    assert main(["segment", "-i", str(ct_small_path), "-o", str(out), "--fast", "-q", "-d", "cpu"]) == 0
+    files = sorted(p.name for p in out.iterdir())
+    assert files == sorted(f"{n}.nii.gz" for n in get_task("total").classes.values())
+    ref = nib.load(ct_small_path)
+    liver = nib.load(out / "liver.nii.gz")
+    assert liver.get_data_dtype() == np.uint8 and liver.shape == ref.shape
+    np.testing.assert_array_equal(liver.affine, ref.affine)
+
+
+def test_multilabel_output_matches_api_and_per_class(env, ct_small_path, tmp_path):
+    ml = tmp_path / "seg.nii.gz"
+    assert main(["segment", "-i", str(ct_small_path), "-o", str(ml), "-f", "-ml", "-q", "-d", "cpu"]) == 0
+    img = nib.load(ml)
+    assert img.get_data_dtype() == np.uint8
+    assert load_label_map(img) == get_task("total").classes
+    api = totalseg.segment(nib.load(ct_small_path), fast=True, quiet=True, device="cpu")
+    assert np.array_equal(np.asanyarray(img.dataobj), np.asanyarray(api.dataobj))
+    per_class = tmp_path / "pc"
+    totalseg.segment(ct_small_path, per_class, fast=True, quiet=True, device="cpu")
+    liver = np.asanyarray(nib.load(per_class / "liver.nii.gz").dataobj)
+    assert np.array_equal(liver, (np.asanyarray(img.dataobj) == 5).astype(np.uint8))
+
+
+def test_roi_subset_writes_only_those_classes(env, ct_small_path, tmp_path):
+    out = tmp_path / "roi"
+    assert main(["segment", "-i", str(ct_small_path), "-o", str(out), "-f", "-rs", "liver", "spleen", "-q",
+                 "-d", "cpu"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["liver.nii.gz", "spleen.nii.gz"]
+
+
+def test_four_d_input_uses_first_volume(env, ct_small_path, tmp_path):
+    ref = nib.load(ct_small_path)
+    four_d = np.stack([np.asanyarray(ref.dataobj), np.zeros(ref.shape, np.int16)], axis=-1)
+    path = tmp_path / "4d.nii.gz"
+    nib.save(nib.Nifti1Image(four_d, ref.affine), path)
+    seg4 = totalseg.segment(path, fast=True, quiet=True, device="cpu")
+    seg3 = totalseg.segment(ref, fast=True, quiet=True, device="cpu")
+    assert np.array_equal(np.asanyarray(seg4.dataobj), np.asanyarray(seg3.dataobj))
+
+
+def bad_inputs(tmp_path, ct_small_path):
+    text = tmp_path / "notes.nii.gz"
+    text.write_text("this is not an image")
+    truncated = tmp_path / "trunc.nii.gz"
+    truncated.write_bytes(ct_small_path.read_bytes()[:20000])
+    two_d = tmp_path / "slice.nii.gz"
+    nib.save(nib.Nifti1Image(np.zeros((10, 10), np.int16), np.eye(4)), two_d)
+    nans = tmp_path / "nan.nii.gz"
+    nib.save(nib.Nifti1Image(np.full((10, 10, 10), np.nan, np.float32), np.eye(4)), nans)
+    empty = tmp_path / "empty.nii.gz"
+    empty.write_bytes(b"")
+    return {"text": text, "truncated": truncated, "2d": two_d, "nan": nans, "empty": empty,
+            "missing": tmp_path / "missing.nii.gz"}
+
+
+@pytest.mark.parametrize("case", ["text", "truncated", "2d", "nan", "empty", "missing"])
+def test_bad_input_one_line_exit_2_nothing_written(env, ct_small_path, tmp_path, capsys, case):
+    path = bad_inputs(tmp_path, ct_small_path)[case]
+    out = tmp_path / "out"
+    assert main(["segment", "-i", str(path), "-o", str(out), "-f", "-q", "-d", "cpu"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("totalseg: error:")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-ta", "total", "-rs", "livr"], "unknown ROI class 'livr'.*liver"),
+    (["--model-dir", "/nonexistent"], "no nnU-Net model folder"),
+    (["-d", "gpu:7"], "not available"),
+    (["-d", "tpu"], "not valid"),
+])
+def test_bad_options(env, ct_small_path, tmp_path, capsys, args, message):
+    out = tmp_path / "out"
+    assert main(["segment", "-i", str(ct_small_path), "-o", str(out), "-f", "-q", *args]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_unknown_task_is_an_argparse_error(ct_small_path, tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        main(["segment", "-i", str(ct_small_path), "-o", str(tmp_path / "o"), "-ta", "liver"])
+    assert exc.value.code == 2
+
+
+def test_missing_weights_name_the_zip_and_the_import_command(tmp_path, ct_small_path, monkeypatch, capsys):
+    monkeypatch.setenv("TOTALSEG_WEIGHTS_PATH", str(tmp_path / "empty-weights"))
+    monkeypatch.setenv("TOTALSEG_HOME_DIR", str(tmp_path))
+    out = tmp_path / "out"
+    code = main(["segment", "-i", str(ct_small_path), "-o", str(out), "-f", "-q", "-d", "cpu",
+                 "--no-download"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert "Dataset297_TotalSegmentator_total_3mm_1559subj.zip" in err[0] and "totalseg weights import" in err[0]
+    assert not out.exists()
+
+
+def test_unwritable_output(env, ct_small_path, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["segment", "-i", str(ct_small_path), "-o", str(blocker), "-f", "-q", "-d", "cpu"]) == 2
+    assert "is a file" in capsys.readouterr().err
+
+
+def test_model_dir_runs_any_nnunet_folder(env, ct_small_path, tmp_path):
+    spec = get_task("total", "fast").models[0]
+    folder = env / spec.folder
+    via_dir = totalseg.segment(ct_small_path, model_dir=folder, quiet=True, device="cpu")
+    assert via_dir.shape == nib.load(ct_small_path).shape
+    assert np.asanyarray(via_dir.dataobj).max() > 0
+
+
+def test_info_lists_tasks_and_classes(capsys):
+    assert main(["info"]) == 0
+    text = capsys.readouterr().out
+    assert "total (CT, 117 classes)" in text and "297" in text and "total_mr (MR, 50 classes)" in text
+    assert main(["info", "--task", "total_mr"]) == 0
+    assert "  50  " in capsys.readouterr().out
+
+
+def test_console_script_entry_point(tmp_path):
+    exe = shutil.which("totalseg") or [sys.executable, "-m", "totalseg"]
+    cmd = [exe, "--version"] if isinstance(exe, str) else [*exe, "--version"]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    assert result.returncode == 0 and "totalseg" in result.stdout
