@@ -93,3 +93,14 @@ def test_split_slabs_cover_every_slice_once():
         assert (out == 1).all()
     assert needs_split((512, 512, 901), get_task("total"), False)
     assert not needs_split((512, 512, 901), get_task("total", "fast"), False)
+
+
+def test_official_297_layout_on_real_ct(ct_small, tmp_path):
+    """The real model-297 network layout (5 stages, 112x112x128 patch, 118 outputs) end to end."""
+    from totalseg.models.synthetic import write_random_weights
+
+    folder = write_random_weights(tmp_path, [297])[0]
+    model = load_model(folder)
+    assert model.config.patch_size == (112, 112, 128) and model.config.num_outputs == 118
+    labels = run_task(ct_small, get_task("total", "fast"), lambda spec: model).array
+    assert labels.shape == ct_small.shape and len(np.unique(labels)) > 3
