@@ -42,7 +42,8 @@ def load_checkpoint(path: Path) -> dict:
     except pickle.UnpicklingError as exc:
         lines = [line.strip() for line in str(exc).splitlines() if "GLOBAL" in line]
         if not lines:
-            raise WeightsError(f"{path}: not a readable checkpoint ({str(exc)[:120]}); re-download the weights") from None
+            detail = str(exc)[:120]
+            raise WeightsError(f"{path}: not a readable checkpoint ({detail}); re-download the weights") from None
         raise WeightsError(
             f"{path}: refused to load, the checkpoint holds objects other than weights ({lines[0][:160]}); "
             "use weights from a trusted source"

@@ -149,7 +149,8 @@ def write_random_weights(weights_dir: Path, model_ids: list[int], *, tiny: bool 
         official = OFFICIAL_LAYOUTS[mid]
         layout = replace(TINY, spacing_mm=official.spacing_mm) if tiny else official
         modality = "mr" if 850 <= mid <= 853 else "ct"
-        folders.append(write_random_model(weights_dir, specs[mid], layout=layout, modality=modality, seed=seed + offset))
+        folder = write_random_model(weights_dir, specs[mid], layout=layout, modality=modality, seed=seed + offset)
+        folders.append(folder)
     return folders
 
 
