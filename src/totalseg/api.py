@@ -46,6 +46,7 @@ def segment(
     precision: str = "nnunet",
     download: bool = True,
     settings: Settings | None = None,
+    on_tile: Callable[[], None] | None = None,
 ) -> nib.Nifti1Image:
     """Segment a CT or MR image with the official TotalSegmentator models.
 
@@ -67,6 +68,7 @@ def segment(
         precision: ``nnunet`` (identical masks to the official tool) or ``fp32`` accumulation.
         download: fetch missing official weights (as the official tool does); otherwise fail.
         settings: weights location; read from the environment when omitted.
+        on_tile: called after each sliding-window tile (progress reporting, e.g. in the web app).
 
     Returns:
         The multilabel segmentation (uint8) with the input's affine and header and the label
@@ -87,7 +89,12 @@ def segment(
     for spec in _needed_models(request):
         load(spec)  # fail on missing weights before any work
     with tqdm(desc="Predicting", unit="tile", disable=quiet, leave=False) as bar:
-        labels = segment_volume(vol, request, load, on_tile=lambda: bar.update())
+        def tick() -> None:
+            bar.update()
+            if on_tile is not None:
+                on_tile()
+
+        labels = segment_volume(vol, request, load, on_tile=tick)
     classes = request.output_classes
     if out_path is not None:
         if ml:
