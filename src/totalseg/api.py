@@ -18,6 +18,7 @@ from totalseg.engine.pipeline import RunOptions
 from totalseg.engine.predictor import PRECISIONS
 from totalseg.engine.segment import SegmentRequest, segment_volume
 from totalseg.errors import DownloadError, InputError, OutputError, WeightsError
+from totalseg.imaging.volume import Volume
 from totalseg.io import read_volume
 from totalseg.io.nifti_ext import add_label_map_to_nifti
 from totalseg.io.writers import write_class_masks, write_multilabel
@@ -29,7 +30,7 @@ from totalseg.settings import Settings
 
 
 def segment(
-    input: str | os.PathLike | nib.Nifti1Image,
+    input: str | os.PathLike | nib.Nifti1Image | Volume,
     output: str | os.PathLike | None = None,
     *,
     task: str = "total",
@@ -47,11 +48,12 @@ def segment(
     download: bool = True,
     settings: Settings | None = None,
     on_tile: Callable[[], None] | None = None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> nib.Nifti1Image:
     """Segment a CT or MR image with the official TotalSegmentator models.
 
     Args:
-        input: a NIfTI/NRRD/MHA path or a nibabel image.
+        input: a NIfTI/NRRD/MHA path, a nibabel image or an already read Volume.
         output: a folder for per-class ``<name>.nii.gz`` masks, or with ``ml=True`` the path of
             one multilabel file; ``None`` writes nothing.
         task: ``total`` (CT, 117 classes), ``total_mr`` (MR, 50 classes) or ``body``.
@@ -69,6 +71,8 @@ def segment(
         download: fetch missing official weights (as the official tool does); otherwise fail.
         settings: weights location; read from the environment when omitted.
         on_tile: called after each sliding-window tile (progress reporting, e.g. in the web app).
+        on_stage: called with ``"load"``, ``"predict"`` and ``"write"`` as each stage begins
+            (reading begins with the call): per-stage timings, and the batch runner's inference lock.
 
     Returns:
         The multilabel segmentation (uint8) with the input's affine and header and the label
@@ -84,10 +88,13 @@ def segment(
                        model_dir)
     torch_device = device_from_name(device)
     out_path = _check_output(output, ml)
-    vol = read_volume(input)
+    vol = input if isinstance(input, Volume) else read_volume(input)
+    stage = on_stage or (lambda name: None)
+    stage("load")
     load = _loader(settings, torch_device, model_dir, download=download, progress=not quiet)
     for spec in _needed_models(request):
         load(spec)  # fail on missing weights before any work
+    stage("predict")
     with tqdm(desc="Predicting", unit="tile", disable=quiet, leave=False) as bar:
         def tick() -> None:
             bar.update()
@@ -95,6 +102,7 @@ def segment(
                 on_tile()
 
         labels = segment_volume(vol, request, load, on_tile=tick)
+    stage("write")
     classes = request.output_classes
     if out_path is not None:
         if ml:
