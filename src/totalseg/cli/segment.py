@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from typing import Any
 
 from totalseg.models.tasks import TASK_NAMES
 
@@ -17,6 +18,12 @@ def register(subparsers) -> None:
     p.add_argument("-i", "--input", required=True, metavar="PATH", help="image: .nii, .nii.gz, .nrrd, .mha, .mhd")
     p.add_argument("-o", "--output", required=True, metavar="PATH",
                    help="folder for per-class masks, or the multilabel file with --ml")
+    add_segment_options(p)
+    p.set_defaults(handler=run)
+
+
+def add_segment_options(p: argparse.ArgumentParser) -> None:
+    """Every segment option but input and output; ``totalseg batch`` takes the same ones."""
     p.add_argument("-ta", "--task", default="total", choices=TASK_NAMES, metavar="TASK",
                    help=f"one of {', '.join(TASK_NAMES)} (default total)")
     speed = p.add_mutually_exclusive_group()
@@ -41,7 +48,6 @@ def register(subparsers) -> None:
     # Accepted for compatibility with the official command line; totalseg needs no worker threads.
     p.add_argument("-nr", "--nr_thr_resamp", type=int, default=1, help=argparse.SUPPRESS)
     p.add_argument("-ns", "--nr_thr_saving", type=int, default=None, help=argparse.SUPPRESS)
-    p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,3 +63,18 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"Segmentation written to {args.output} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
     return 0
+
+
+def segment_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of :func:`totalseg.segment` given on the command line (not input,
+    output, quiet or settings): every option whose name is a parameter of ``segment``."""
+    import inspect
+
+    from totalseg.api import segment
+
+    skip = {"input", "output", "quiet", "settings", "on_tile", "on_stage"}
+    names = [n for n in inspect.signature(segment).parameters if n not in skip]
+    options = {n: getattr(args, n) for n in names if hasattr(args, n)}
+    if hasattr(args, "no_download"):
+        options["download"] = not args.no_download
+    return options
