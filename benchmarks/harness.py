@@ -1,0 +1,144 @@
+"""What the side-by-side benchmarks share: the official tool in its own venv, seeded weights that
+both tools read from one folder, a timed run with the peak memory of its process tree, and the
+section of ``docs/benchmarks.md`` each script rewrites.
+
+The official tool runs offline: ``TOTALSEG_WEIGHTS_PATH`` points at the seeded weights and
+``TOTALSEG_HOME_DIR`` holds a config.json that turns usage statistics off.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH_DIR = ROOT / ".bench"
+OFFICIAL_VERSION = "2.18.0"
+DOCS = ROOT / "docs" / "benchmarks.md"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One timed command: wall seconds, peak memory of the process tree (bytes), exit code."""
+
+    wall_s: float
+    peak_rss: int
+    returncode: int
+    output: str
+
+
+def official_venv(path: Path = BENCH_DIR / "official-venv") -> Path:
+    """A venv with ``totalsegmentator==2.18.0`` (and nnunetv2), created on first use; returns its bin dir."""
+    exe = path / "bin" / "TotalSegmentator"
+    if not exe.exists():
+        print(f"creating the official tool's venv in {path} (once) ...", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
+        pip = [str(path / "bin" / "python"), "-m", "pip", "install", "-q"]
+        subprocess.run([*pip, "--upgrade", "pip"], check=True)
+        subprocess.run([*pip, f"totalsegmentator=={OFFICIAL_VERSION}"], check=True)
+    return path / "bin"
+
+
+def seeded_weights(model_ids: list[int], *, seed: int = 0, root: Path = BENCH_DIR / "weights") -> Path:
+    """Full-size seeded random weights of the official architecture for these models (cached)."""
+    from totalseg.models.synthetic import write_random_weights
+    from totalseg.models.tasks import all_models
+
+    specs = all_models()
+    missing = [m for m in model_ids if not (root / specs[m].folder / specs[m].model_subdir / "fold_0").is_dir()]
+    if missing:
+        print(f"writing seeded weights for models {missing} ...", file=sys.stderr)
+        for mid in missing:  # one seed per model id, so a cached folder never depends on the call order
+            write_random_weights(root, [mid], seed=seed + mid)
+    return root
+
+
+def offline_env(weights: Path) -> dict[str, str]:
+    """Environment under which both tools read ``weights`` and the official one stays offline."""
+    home = weights.parent / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    config = {"send_usage_stats": False, "statistics_disclaimer_shown": True, "prediction_counter": 0}
+    (home / "config.json").write_text(json.dumps(config))
+    return {**os.environ, "TOTALSEG_WEIGHTS_PATH": str(weights), "TOTALSEG_HOME_DIR": str(home)}
+
+
+def timed_run(cmd: list[str], env: dict[str, str], *, poll_s: float = 0.05) -> RunResult:
+    """Run ``cmd``; peak memory is the largest sum of RSS over the process and its children,
+    sampled every ``poll_s`` (the official tool starts worker processes)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        parent = psutil.Process(proc.pid)
+        while not done.is_set():
+            try:
+                procs = [parent, *parent.children(recursive=True)]
+                peak = max(peak, sum(_rss(p) for p in procs))
+            except psutil.NoSuchProcess:
+                pass
+            done.wait(poll_s)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    output, _ = proc.communicate()
+    wall = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    return RunResult(wall, peak, proc.returncode, output)
+
+
+def _rss(proc: psutil.Process) -> int:
+    try:
+        return proc.memory_info().rss
+    except psutil.NoSuchProcess:
+        return 0
+
+
+def ours_cmd() -> list[str]:
+    return [sys.executable, "-m", "totalseg.cli"]
+
+
+def machine() -> str:
+    """One line describing the machine the numbers come from."""
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        model = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                     if line.startswith("model name"))
+        cpu = model
+    except (OSError, StopIteration):
+        pass
+    mem = psutil.virtual_memory().total / 2**30
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return (f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, {gpu}; Python {platform.python_version()}, "
+            f"torch {torch.__version__}")
+
+
+def write_section(name: str, markdown: str, path: Path = DOCS) -> None:
+    """Replace the text between ``<!-- name:start -->`` and ``<!-- name:end -->`` (appended if absent)."""
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    block = f"<!-- {name}:start -->\n{markdown.strip()}\n<!-- {name}:end -->"
+    pattern = re.compile(rf"<!-- {re.escape(name)}:start -->.*?<!-- {re.escape(name)}:end -->", re.S)
+    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def gib(n_bytes: int) -> str:
+    return f"{n_bytes / 2**30:.2f} GiB"

@@ -1,0 +1,172 @@
+"""Wall time and peak memory of totalseg against the official TotalSegmentator 2.18.0.
+
+Usage::
+
+    python benchmarks/speed.py                       # all cases, median of 3, into docs/benchmarks.md
+    python benchmarks/speed.py --cases b-fast --repeats 1 --no-write
+
+Same inputs, same full-size seeded weights (see parity.py), runs of the two tools alternate so that
+a slow patch of the machine hits both. Each run is a fresh process, start-up included; peak memory
+is the largest RSS sum over the process tree. "network" is the time spent in the network's forward
+calls on the same tiles, measured in-process with forward hooks: end-to-end / network is how far a
+run is from the floor of this pipeline.
+
+Inputs: (a) the shared 122x101x30 CT at 3 mm; (b) a clinical-size CT: that CT resampled to
+0.75 x 0.75 x 1.25 mm and mirrored along z to 488 x 404 x 269 voxels (53 M); (c) a large volume:
+(b) padded with air to 512 x 512 and mirrored to 900 slices (236 M voxels); (f) the central
+64 x 64 x 30 voxels of (a), one 128^3 tile per model at 1.5 mm, for the 5-model full-resolution task.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+from harness import BENCH_DIR, gib, machine, official_venv, offline_env, seeded_weights, timed_run, write_section
+from parity import INPUTS, SHARED_CT, center_64
+
+
+def clinical() -> Path:
+    path = INPUTS / "ct_clinical_488x404x269.nii.gz"
+    if not path.exists():
+        from totalseg.imaging.resample import resample_to_spacing
+        from totalseg.io import read_volume
+
+        vol = resample_to_spacing(read_volume(SHARED_CT), spacing_mm=(0.75, 0.75, 1.25), order=1)
+        data = _mirror_z(vol.array.astype(np.int16), 269)
+        _save(nib.Nifti1Image(data, vol.affine), path)
+    return path
+
+
+def large() -> Path:
+    path = INPUTS / "ct_large_512x512x900.nii.gz"
+    if not path.exists():
+        img = nib.load(clinical())
+        data = np.asanyarray(img.dataobj)
+        padded = np.full((512, 512, data.shape[2]), -1024, np.int16)
+        x0, y0 = (512 - data.shape[0]) // 2, (512 - data.shape[1]) // 2
+        padded[x0:x0 + data.shape[0], y0:y0 + data.shape[1]] = data
+        affine = img.affine.copy()
+        affine[:3, 3] -= affine[:3, :3] @ [x0, y0, 0]
+        _save(nib.Nifti1Image(_mirror_z(padded, 900), affine), path)
+    return path
+
+
+def _mirror_z(data: np.ndarray, depth: int) -> np.ndarray:
+    reps = -(-depth // data.shape[2])
+    blocks = [data if i % 2 == 0 else data[:, :, ::-1] for i in range(reps)]
+    return np.ascontiguousarray(np.concatenate(blocks, axis=2)[:, :, :depth])
+
+
+def _save(img: nib.Nifti1Image, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name("tmp_" + path.name)
+    nib.save(img, tmp)
+    tmp.replace(path)
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    make_input: object
+    args: tuple[str, ...]
+    models: tuple[int, ...]
+    what: str
+
+
+CASES = [
+    Case("a-fast", lambda: SHARED_CT, ("--fast",), (297,), "(a) 122x101x30, `--fast`"),
+    Case("a-fast-ml", lambda: SHARED_CT, ("--fast", "--ml"), (297,), "(a) 122x101x30, `--fast --ml`"),
+    Case("b-fast", clinical, ("--fast",), (297,), "(b) 488x404x269, `--fast`"),
+    Case("b-fast-ml", clinical, ("--fast", "--ml"), (297,), "(b) 488x404x269, `--fast --ml`"),
+    Case("f-full-ml", center_64, ("--ml",), (291, 292, 293, 294, 295), "(f) 64x64x30, `total` 5 models, `--ml`"),
+    Case("c-fast", large, ("--fast",), (297,), "(c) 512x512x900, `--fast`"),
+]
+
+
+def network_seconds(case: Case, weights: Path) -> float:
+    """Seconds spent in network forward calls when totalseg segments this case (in-process)."""
+    import torch
+
+    from totalseg.api import segment
+    from totalseg.models.model import load_model
+    from totalseg.models.store import WeightsStore
+    from totalseg.models.tasks import all_models
+    from totalseg.settings import Settings
+
+    spent, starts = [0.0], []
+    store, specs = WeightsStore(weights), all_models()
+    for mid in case.models:  # cached per process: segment() below gets these very networks
+        network = load_model(store.require(specs[mid]), device=torch.device("cpu")).network
+        network.register_forward_pre_hook(lambda *_: starts.append(time.perf_counter()))
+        network.register_forward_hook(lambda *_: spent.append(spent.pop() + time.perf_counter() - starts.pop()))
+    flags = {"fast": "--fast" in case.args, "fastest": "--fastest" in case.args}
+    segment(case.make_input(), None, quiet=True, download=False, device="cpu",
+            settings=Settings(home_dir=weights.parent, weights_dir=weights), **flags)
+    return spent[0]
+
+
+def run_case(case: Case, official_bin: Path, ours_bin: Path, repeats: int) -> dict:
+    weights = seeded_weights(sorted(case.models))
+    env, image = offline_env(weights), case.make_input()
+    tools = {"official": [str(official_bin / "TotalSegmentator")], "ours": [str(ours_bin), "segment", "--no-download"]}
+    runs: dict[str, list] = {tool: [] for tool in tools}
+    for i in range(repeats):
+        for tool, cmd in (tools.items() if i % 2 == 0 else reversed(tools.items())):
+            out = BENCH_DIR / "speed" / case.name / (f"{tool}.nii.gz" if "--ml" in case.args else tool)
+            result = timed_run([*cmd, "-i", str(image), "-o", str(out), "-d", "cpu", "-q", *case.args], env)
+            if result.returncode != 0:
+                raise SystemExit(f"{tool} failed on {case.name}:\n{result.output[-3000:]}")
+            runs[tool].append(result)
+            print(f"  {tool} run {i + 1}: {result.wall_s:.1f} s, {gib(result.peak_rss)}", file=sys.stderr, flush=True)
+    report = {tool: (statistics.median(r.wall_s for r in rs), max(r.peak_rss for r in rs)) for tool, rs in runs.items()}
+    report["network"] = network_seconds(case, weights)
+    return report
+
+
+def markdown(rows: list[tuple[Case, dict]], repeats: int) -> str:
+    lines = [
+        "## Speed and memory against the official tool",
+        "",
+        f"`python benchmarks/speed.py`: median wall time of {repeats} alternating runs (fresh process each, "
+        "start-up and writing included), peak RSS summed over the process tree, CPU, default settings, same "
+        f"seeded full-size weights, masks identical (see parity). Machine: {machine()}.",
+        "",
+        "| input, mode | official | totalseg | speed-up | official peak | totalseg peak | memory ratio "
+        "| network alone | end-to-end / network |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for case, r in rows:
+        (ow, om), (tw, tm), net = r["official"], r["ours"], r["network"]
+        lines.append(f"| {case.what} | {ow:.1f} s | {tw:.1f} s | {ow / tw:.1f}x | {gib(om)} | {gib(tm)} | "
+                     f"{tm / om:.2f} | {net:.1f} s | {tw / net:.2f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", nargs="+", choices=[c.name for c in CASES], help="default: all")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-write", action="store_true", help="print the table, leave docs/benchmarks.md")
+    args = parser.parse_args()
+    official_bin, ours_bin = official_venv(), Path(sys.executable).parent / "totalseg"
+    rows = []
+    for case in CASES:
+        if args.cases and case.name not in args.cases:
+            continue
+        print(f"{case.name} ...", file=sys.stderr, flush=True)
+        rows.append((case, run_case(case, official_bin, ours_bin, args.repeats)))
+    table = markdown(rows, args.repeats)
+    print(table)
+    if not args.no_write:
+        write_section("speed", table)
+
+
+if __name__ == "__main__":
+    main()
