@@ -6,7 +6,8 @@ class wins where masks overlap, ``combined[mask > 0] = id``); a missing mask cou
 reported. ``dataset.json`` has ``channel_names {"0": "CT"}`` (MRI: ``"MR"``) and
 ``labels {"background": 0, ...}``; ``splits_final.json`` is one fold ``[{"train": [...], "val": [...]}]``
 from the split (copy it to nnU-Net's preprocessed folder of the dataset before training).
-Subjects run in parallel; finished files are kept, so a second run only does what is missing.
+Subjects run in parallel; a second run keeps the outputs that are intact and newer than their sources
+and writes only what is missing, stale or damaged.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import numpy as np
 
 from totalseg.anatomy import class_map, part_map
 from totalseg.dataset.layout import DatasetIndex
-from totalseg.dataset.masks import merge_masks
+from totalseg.dataset.masks import merge_masks, read_nifti
 from totalseg.dataset.parallel import run_parallel
 from totalseg.dataset.splits import assign_split
 from totalseg.errors import InputError, OutputError
@@ -162,18 +163,43 @@ def _convert_subject(job: _Job) -> tuple[str, str, list[str], str | None]:
     image_out = job.out / f"images{job.part}" / f"{job.subject}_0000{ext}"
     label_out = job.out / f"labels{job.part}" / f"{job.subject}{ext}"
     image_path = job.root / job.subject / job.image_name
-    missing = [name for _, name in job.labels if not _mask_path(job, name).exists()]
+    masks = [_mask_path(job, name) for _, name in job.labels]
+    missing = [name for (_, name), path in zip(job.labels, masks) if not path.exists()]
     try:
-        if not label_out.exists():  # outputs appear atomically: an existing file is complete
-            header = _image_header(image_path)
-            shape = tuple(int(n) for n in header.get_data_shape()[:3])
+        header = _image_header(image_path)
+        shape = tuple(int(n) for n in header.get_data_shape()[:3])
+        if not _reusable(label_out, [image_path, *masks], shape, job.fmt):
             combined = merge_masks(job.root / job.subject / "segmentations", shape, job.labels)
             _write_labels(combined, header, dict(job.labels), label_out, job.fmt)
-        if not image_out.exists():
+        if not _reusable(image_out, [image_path], shape, job.fmt, copy_of=image_path if job.fmt == "nifti" else None):
             _write_image(image_path, image_out, job.fmt)
     except InputError as exc:
         return job.subject, job.part, [], str(exc)
     return job.subject, job.part, missing, None
+
+
+def _reusable(path: Path, sources: list[Path], shape: tuple[int, ...], fmt: str, *,
+              copy_of: Path | None = None) -> bool:
+    """Whether an output of an earlier run can be kept: present, newer than its sources and intact.
+
+    Outputs are written atomically, so a damaged one was damaged afterwards (a disk error, a copy cut
+    short, an empty file left by a tool); such a file is written again rather than trusted. A byte
+    copy is checked by its size; any other output is read back whole (a truncated gzip shows only
+    at its end) and must have the image's shape.
+    """
+    try:
+        built = path.stat()
+        if built.st_size == 0 or any(src.exists() and src.stat().st_mtime_ns > built.st_mtime_ns for src in sources):
+            return False
+        if copy_of is not None:
+            return built.st_size == copy_of.stat().st_size
+        if fmt == "nifti":
+            return read_nifti(path).array.shape == shape
+        from totalseg.io.readers import read_volume
+
+        return read_volume(path).array.shape == shape
+    except (InputError, OSError, RuntimeError):
+        return False
 
 
 def _mask_path(job: _Job, name: str) -> Path:
