@@ -58,8 +58,8 @@ class ArrayCache:
         >>> tmp = Path(tempfile.mkdtemp())
         >>> index = open_dataset(write_mock_dataset(tmp / "data", n_subjects=1, shape=(8, 8, 4)))
         >>> cache = ArrayCache(index, tmp / "cache", groups={"kidneys": ["kidney_left", "kidney_right"]})
-        >>> cache.label_map, cache.labels("s0000").shape
-        ({1: 'kidneys'}, (8, 8, 4))
+        >>> cache.label_map, cache.labels("s0000").dtype, cache.labels("s0000").shape[:2]
+        ({1: 'kidneys'}, dtype('uint8'), (8, 8))
     """
 
     def __init__(
@@ -172,11 +172,23 @@ def _build_entry(job: _Job) -> Skipped | None:
 
 
 def _stale(target: Path, sources: list[Path]) -> bool:
+    """Missing, damaged (not a whole ``.npy``) or older than one of its sources."""
     try:
-        built = target.stat().st_mtime_ns
+        built = target.stat()
     except OSError:
         return True
-    return any(src.exists() and src.stat().st_mtime_ns > built for src in sources)
+    if not _whole_npy(target, built.st_size):
+        return True
+    return any(src.exists() and src.stat().st_mtime_ns > built.st_mtime_ns for src in sources)
+
+
+def _whole_npy(path: Path, size: int) -> bool:
+    """Whether ``path`` holds a readable ``.npy`` header and all the bytes it announces (no data is read)."""
+    try:
+        array = np.load(path, mmap_mode="r")  # maps the file: its header is parsed, its data left on disk
+        return isinstance(array, np.memmap) and size == array.offset + array.nbytes
+    except (OSError, ValueError, EOFError):
+        return False
 
 
 def _save(path: Path, array: np.ndarray) -> None:
