@@ -61,6 +61,17 @@ def register(subparsers) -> None:
     st.add_argument("--out", type=Path, metavar="FILE", help="also write the table (.csv or .parquet)")
     st.set_defaults(handler=run_stats)
 
+    ca = _with_workers(_with_root(actions.add_parser(
+        "cache", help="build the uncompressed array cache the PyTorch datasets read (once; rebuilt when stale)")))
+    ca.add_argument("--cache", type=Path, metavar="DIR", help="cache folder (default ROOT/.totalseg-cache/arrays)")
+    labels = ca.add_mutually_exclusive_group()
+    labels.add_argument("--label-map", metavar="MAP", help="label maps with these classes: total, total_v1, "
+                        "mri_dataset_v100 or a part map such as class_map_part_organs (default: the dataset's)")
+    labels.add_argument("--groups", type=Path, metavar="FILE", help='JSON {"new name": ["mask", ...], ...}: '
+                        "label i is the union of the i-th group's masks")
+    labels.add_argument("--images-only", action="store_true", help="cache the images only")
+    ca.set_defaults(handler=run_cache)
+
     nn = _with_workers(_with_root(actions.add_parser("to-nnunet", help="write nnU-Net v2 raw format"), classes=False))
     nn.add_argument("out", type=Path, metavar="OUT", help="nnU-Net dataset folder, e.g. Dataset291_organs")
     nn.add_argument("--classes", dest="labels", metavar="MAP",
@@ -213,6 +224,33 @@ def run_stats(args: argparse.Namespace) -> int:
         write_table(table, args.out)
         print(f"wrote {args.out}")
     return 0
+
+
+def run_cache(args: argparse.Namespace) -> int:
+    from totalseg.dataset.cache import ArrayCache, default_array_dir
+    from totalseg.dataset.nnunet import resolve_classes
+
+    index = _index(args)
+    groups = _read_groups(args.groups) if args.groups else None
+    classes = resolve_classes(index, args.label_map) if args.label_map else None
+    cache = ArrayCache(index, args.cache or default_array_dir(args.root), classes=classes, groups=groups)
+    skipped = cache.build(labels=not args.images_only, workers=args.workers, progress=not args.quiet)
+    _report_skipped(skipped, [])
+    what = "images" if args.images_only else f"images and label maps ({len(cache.label_map)} labels)"
+    print(f"cached {what} of {len(index.subjects) - len(skipped)} subjects in {cache.cache_dir}")
+    return 0
+
+
+def _read_groups(path: Path) -> dict[str, list[str]]:
+    try:
+        groups = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: cannot read the class grouping ({exc}); pass a JSON file") from None
+    if not isinstance(groups, dict) or not all(
+        isinstance(v, list) and all(isinstance(m, str) for m in v) for v in groups.values()
+    ):
+        raise InputError(f'{path}: expected {{"new name": ["mask name", ...], ...}}')
+    return groups
 
 
 def run_to_nnunet(args: argparse.Namespace) -> int:

@@ -27,8 +27,15 @@ import numpy as np
 from totalseg.dataset.layout import MASK_FOLDER, DatasetIndex
 from totalseg.dataset.masks import merge_masks
 from totalseg.dataset.parallel import run_parallel
-from totalseg.dataset.scan import Skipped
+from totalseg.dataset.scan import CACHE_FOLDER, Skipped
 from totalseg.errors import InputError, OutputError
+
+ARRAYS_FOLDER = "arrays"
+
+
+def default_array_dir(root: str | os.PathLike) -> Path:
+    """``<root>/.totalseg-cache/arrays``, the array cache folder unless told otherwise."""
+    return Path(root) / CACHE_FOLDER / ARRAYS_FOLDER
 
 
 @dataclass(frozen=True)
