@@ -163,6 +163,17 @@ def test_archive_leaving_the_folder_is_refused(tmp_path, monkeypatch):
     assert not (tmp_path / "escape.txt").exists() and not (root / "meta.csv").exists()
 
 
+def test_corrupt_archive_names_the_file(tmp_path, monkeypatch):
+    archive = b"PK\x03\x04 this is not a whole zip archive" * 10
+    spec = dataclasses.replace(get_dataset_spec("ct-v2-small"), size_bytes=len(archive),
+                               md5=hashlib.md5(archive).hexdigest())
+    monkeypatch.setitem(DATASETS, "ct-v2-small", spec)
+    with Server({f"/records/{spec.record}/files/{spec.filename}": archive}) as server:
+        with pytest.raises(InputError, match=f"{spec.filename}: not a zip archive or corrupt"):
+            download_dataset("ct-v2-small", tmp_path / "data", base_url=server.url, progress=False)
+    assert not (tmp_path / "data" / MARKER).exists()
+
+
 def test_unknown_dataset_name():
     with pytest.raises(InputError, match="unknown dataset 'ct-v3'; use one of ct-v2, ct-v2-small, ct-v1, mri"):
         download_dataset("ct-v3", "unused")
