@@ -35,6 +35,11 @@ from totalseg.errors import OutputError
 from totalseg.imaging.volume import Volume
 from totalseg.io.nifti_ext import is_label_map_extension, label_map_extension
 
+try:
+    from isal import isal_zlib as _fast_zlib
+except ImportError:  # pragma: no cover - platforms without an isal wheel
+    _fast_zlib = zlib
+
 GZIP_LEVEL = 1
 """zlib level for voxel data, as nibabel writes ``.nii.gz``."""
 
@@ -99,10 +104,16 @@ def crc32_zeros(crc: int, n_bytes: int, *, operator: int | None = None) -> int:
 # Deflate pieces and one gzip member built from them
 
 
-def _deflate_piece(data, *, level: int = GZIP_LEVEL, strategy: int = zlib.Z_DEFAULT_STRATEGY) -> bytes:
+def _deflate_piece(data) -> bytes:
     """Raw deflate of ``data`` ending byte-aligned in a non-final block: splices into any stream."""
-    comp = zlib.compressobj(level, zlib.DEFLATED, -15, 9, strategy)
-    return comp.compress(data) + comp.flush(zlib.Z_SYNC_FLUSH)
+    comp = _fast_zlib.compressobj(GZIP_LEVEL, _fast_zlib.DEFLATED, -15, 9)
+    return comp.compress(data) + comp.flush(_fast_zlib.Z_SYNC_FLUSH)
+
+
+def _deflate_zeros(n_bytes: int) -> bytes:
+    """Like :func:`_deflate_piece` for ``n_bytes`` zeros, with zlib's run-length strategy (compact)."""
+    comp = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -15, 9, zlib.Z_RLE)
+    return comp.compress(bytes(n_bytes)) + comp.flush(zlib.Z_SYNC_FLUSH)
 
 
 @dataclass(frozen=True)
@@ -118,7 +129,7 @@ class _ZeroPieces:
     """Deflate pieces of ``2**k`` zero bytes, compressed once and shared (read-only) by all files."""
 
     def __init__(self, max_power: int = _MAX_ZERO_POWER) -> None:
-        self._pieces = [_deflate_piece(bytes(1 << k), strategy=zlib.Z_RLE) for k in range(max_power + 1)]
+        self._pieces = [_deflate_zeros(1 << k) for k in range(max_power + 1)]
 
     def pieces(self, n_bytes: int) -> list[bytes]:
         """Pieces for ``n_bytes`` zeros: the largest piece repeated, then the binary digits of the rest."""
@@ -133,7 +144,7 @@ class _ZeroPieces:
     @staticmethod
     def exact(n_bytes: int) -> _ZeroRun:
         """One piece for ``n_bytes`` zeros (for a run repeated many times, e.g. between slices)."""
-        return _ZeroRun(n_bytes, (_deflate_piece(bytes(n_bytes), strategy=zlib.Z_RLE),), _x8nmodp(n_bytes))
+        return _ZeroRun(n_bytes, (_deflate_zeros(n_bytes),), _x8nmodp(n_bytes))
 
 
 class _GzipMember:
@@ -147,7 +158,7 @@ class _GzipMember:
     def add_pieces(self, pieces: Iterable[bytes], raw) -> None:
         """Pieces compressed elsewhere that decode to the bytes ``raw``."""
         self.parts.extend(pieces)
-        self.crc = zlib.crc32(raw, self.crc)
+        self.crc = _fast_zlib.crc32(raw, self.crc)
         self.size += memoryview(raw).nbytes
 
     def add_zeros(self, run: _ZeroRun) -> None:
@@ -316,7 +327,7 @@ def _add_mask(member: _GzipMember, array: np.ndarray, class_id: int, box: _Box |
     start, seg_len = x0 + y0 * nx, (y1 - 1 - y0) * nx + (x1 - x0)
     gap = zeros.exact(slice_bytes - seg_len) if slice_bytes > seg_len else zeros.run(0)
     member.add_zeros(zeros.run(z0 * slice_bytes + start))
-    comp = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -15, 9)
+    comp = _fast_zlib.compressobj(GZIP_LEVEL, _fast_zlib.DEFLATED, -15, 9)
     for z, rows, rows_hit in _row_chunks(array, class_id, (y0, y1), (z0, z1)):
         for i in range(rows.shape[2]):
             if z + i > z0:
@@ -326,7 +337,7 @@ def _add_mask(member: _GzipMember, array: np.ndarray, class_id: int, box: _Box |
             pieces = zeros.pieces(begin)
             if end > begin:
                 # A full flush makes the piece independent of earlier data, so zero pieces may follow.
-                pieces.append(comp.compress(segment[begin:end]) + comp.flush(zlib.Z_FULL_FLUSH))
+                pieces.append(comp.compress(segment[begin:end]) + comp.flush(_fast_zlib.Z_FULL_FLUSH))
             member.add_pieces([*pieces, *zeros.pieces(seg_len - end)], segment)
     member.add_zeros(zeros.run(slice_bytes * nz - ((z1 - 1) * slice_bytes + start + seg_len)))
 
