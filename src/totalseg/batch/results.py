@@ -1,0 +1,83 @@
+"""The results table of a batch: one row per case, written as ``results.parquet`` and ``results.csv``.
+
+Columns: ``case``, ``input``, ``status`` (``ok``/``error``), ``error``, seconds per stage
+(``read_s``, ``load_s``, ``wait_s``, ``predict_s``, ``write_s``, ``total_s``), ``worker``,
+``finished_at`` (UTC), then, when the cases have a ``statistics.json``, two columns per structure in
+class-map order: ``<structure>_volume_mm3`` and ``<structure>_intensity`` (mean HU for CT), and
+any further numeric statistics as ``<structure>_<key>``.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from totalseg.batch.runner import STAGES, CaseResult
+from totalseg.errors import OutputError
+
+TIMING_COLUMNS = tuple(f"{s}_s" for s in (*STAGES, "total"))
+BASE_COLUMNS = ("case", "input", "status", "error", *TIMING_COLUMNS, "worker", "finished_at")
+_RENAMED = {"volume": "volume_mm3"}
+
+
+def result_row(result: CaseResult) -> dict[str, Any]:
+    """One table row: the base columns, then the per-structure statistics.
+
+    Examples:
+        >>> r = CaseResult("p1", "p1.nii.gz", "ok", statistics={"liver": {"volume": 1.5e6, "intensity": 61.2}})
+        >>> row = result_row(r)
+        >>> row["liver_volume_mm3"], row["liver_intensity"], row["status"]
+        (1500000.0, 61.2, 'ok')
+    """
+    row: dict[str, Any] = {"case": result.case, "input": result.input, "status": result.status,
+                           "error": result.error or None}
+    for stage in (*STAGES, "total"):
+        row[f"{stage}_s"] = result.timings_s.get(stage)
+    row["worker"] = result.worker or None
+    row["finished_at"] = datetime.fromtimestamp(result.finished_at, timezone.utc) if result.finished_at else None
+    row.update(statistics_columns(result.statistics or {}))
+    return row
+
+
+def statistics_columns(stats: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+    """``statistics.json`` content ({structure: {"volume": mm3, "intensity": HU, ...}}) as flat columns;
+    list-valued entries (centroids, bounding boxes) are left out."""
+    columns: dict[str, float] = {}
+    for structure, values in stats.items():
+        for key, value in values.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                columns[f"{structure}_{_RENAMED.get(key, key)}"] = float(value)
+    return columns
+
+
+def write_results(rows: Iterable[Mapping[str, Any]], folder: str | os.PathLike) -> tuple[Path, Path]:
+    """Write ``results.parquet`` and ``results.csv`` into ``folder`` atomically; return both paths."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    rows = list(rows)
+    names = list(BASE_COLUMNS) + list(dict.fromkeys(k for row in rows for k in row if k not in BASE_COLUMNS))
+    types = {"finished_at": pa.timestamp("ms", tz="UTC")}
+    for name in ("case", "input", "status", "error", "worker"):
+        types[name] = pa.string()
+    table = pa.table({n: pa.array([row.get(n) for row in rows], type=types.get(n, pa.float64())) for n in names})
+    folder = Path(folder)
+    parquet, csv = folder / "results.parquet", folder / "results.csv"
+    _atomic(parquet, lambda tmp: pq.write_table(table, tmp))
+    _atomic(csv, lambda tmp: pacsv.write_csv(table, tmp))
+    return parquet, csv
+
+
+def _atomic(path: Path, write) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"{path}: cannot write the results table ({exc}); check free space and permissions") from None
