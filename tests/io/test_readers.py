@@ -5,6 +5,7 @@ from __future__ import annotations
 import doctest
 import gzip
 import warnings
+import zipfile
 from pathlib import Path
 
 import nibabel as nib
@@ -62,23 +63,42 @@ def _sitk_image(data_xyz: np.ndarray, affine_ras: np.ndarray) -> sitk.Image:
 # --- conformance: every registered reader round-trips every extension it claims ------------------
 
 
-def _write_any(tmp_path: Path, ext: str, data: np.ndarray, affine: np.ndarray) -> Path:
+def _write_any(request, tmp_path: Path, ext: str, data: np.ndarray, affine: np.ndarray) -> Path:
     path = tmp_path / f"img{ext}"
     if ext in (".nii", ".nii.gz"):
         nib.save(nib.Nifti1Image(data, affine), path)
+    elif ext in (".zip", ".dcm"):  # a DICOM series: a zip of it, or one of its files
+        files = request.getfixturevalue("write_dicom_series")(tmp_path / "series", data, affine, intercept=-1024)
+        if ext == ".dcm":
+            return files[len(files) // 2]
+        with zipfile.ZipFile(path, "w") as archive:
+            for file in files:
+                archive.write(file, f"study/{file.name}")
     else:
         sitk.WriteImage(_sitk_image(data, affine), str(path))
     return path
 
 
+def _canonical(data: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    img = nib.as_closest_canonical(nib.Nifti1Image(data, affine))
+    return np.asanyarray(img.dataobj), img.affine
+
+
 @pytest.mark.parametrize("ext", [ext for reader in READERS for ext in reader.extensions])
 @pytest.mark.parametrize("kind", AFFINES)
-def test_every_reader_round_trips(tmp_path, ext, kind):
+def test_every_reader_round_trips(request, tmp_path, ext, kind):
     data, affine = _volume_data(), _affine(kind)
-    vol = read_volume(_write_any(tmp_path, ext, data, affine))
-    np.testing.assert_array_equal(vol.array, data)
+    vol = read_volume(_write_any(request, tmp_path, ext, data, affine))
     assert vol.array.dtype == np.int16
-    np.testing.assert_allclose(vol.affine, affine, atol=1e-5)
+    if ext in (".zip", ".dcm"):
+        # DICOM stacks slices along the image normal, so a left-handed grid comes back with its
+        # slice axis reversed: the same voxels at the same places, compared in canonical order.
+        got, want = _canonical(vol.array, vol.affine), _canonical(data, affine)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_allclose(got[1], want[1], atol=1e-4)
+    else:
+        np.testing.assert_array_equal(vol.array, data)
+        np.testing.assert_allclose(vol.affine, affine, atol=1e-5)
     np.testing.assert_allclose(vol.spacing_mm, [0.7, 1.3, 2.5], atol=1e-5)
     assert vol.header is not None and vol.header.get_data_shape() == data.shape
 
@@ -87,7 +107,11 @@ def test_each_reader_claims_only_its_extensions():
     for reader in READERS:
         for ext in supported_extensions():
             assert reader.can_read(Path(f"x{ext.upper()}")) == (ext in reader.extensions)
-    assert supported_extensions() == (".nii", ".nii.gz", ".nrrd", ".mha", ".mhd")
+    assert supported_extensions() == (".nii", ".nii.gz", ".nrrd", ".mha", ".mhd", ".zip", ".dcm")
+
+
+def test_only_the_dicom_reader_takes_folders(tmp_path):
+    assert [type(reader).__name__ for reader in READERS if reader.can_read(tmp_path)] == ["DicomReader"]
 
 
 # --- NIfTI ---------------------------------------------------------------------------------------
@@ -268,8 +292,9 @@ def test_unknown_extension_lists_the_supported_ones(tmp_path):
         read_volume(tmp_path / "scan.png")
 
 
-def test_folder_is_an_input_error(tmp_path):
-    with pytest.raises(InputError, match="is a folder"):
+def test_empty_folder_is_an_input_error(tmp_path):
+    pytest.importorskip("pydicom")
+    with pytest.raises(InputError, match="no files; pass a folder or .zip holding one DICOM series"):
         read_volume(tmp_path)
 
 

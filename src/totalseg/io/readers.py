@@ -1,4 +1,5 @@
-"""Read images into :class:`~totalseg.imaging.volume.Volume`: NIfTI with nibabel, NRRD/MHA with SimpleITK.
+"""Read images into :class:`~totalseg.imaging.volume.Volume`: NIfTI with nibabel, NRRD/MHA with
+SimpleITK, DICOM series (folder or zip) with pydicom.
 
 Readers are plug-ins: an object with ``extensions``, ``can_read(path)`` and ``read(path)`` in
 :data:`READERS`. Adding a format means adding one class here.
@@ -120,7 +121,24 @@ class SimpleITKReader:
         return Volume(array, affine=affine, header=nifti_header_for(array, affine))
 
 
-READERS: list[Reader] = [NiftiReader(), SimpleITKReader()]
+class DicomReader:
+    """A DICOM series: a folder, a ``.zip`` of a study or a ``.dcm`` file of the series (see :mod:`totalseg.io.dicom`).
+
+    Needs the ``dicom`` extra (pydicom and the pylibjpeg decoders).
+    """
+
+    extensions = (".zip", ".dcm")
+
+    def can_read(self, path: Path) -> bool:
+        return path.is_dir() or _has_extension(path, self.extensions)
+
+    def read(self, path: Path) -> Volume:
+        from totalseg.io.dicom import read_dicom_series
+
+        return read_dicom_series(path).volume
+
+
+READERS: list[Reader] = [NiftiReader(), SimpleITKReader(), DicomReader()]
 """The registered readers, tried in order."""
 
 
@@ -129,7 +147,7 @@ def supported_extensions() -> tuple[str, ...]:
 
     Examples:
         >>> supported_extensions()
-        ('.nii', '.nii.gz', '.nrrd', '.mha', '.mhd')
+        ('.nii', '.nii.gz', '.nrrd', '.mha', '.mhd', '.zip', '.dcm')
     """
     return tuple(ext for reader in READERS for ext in reader.extensions)
 
@@ -138,7 +156,8 @@ def read_volume(source: ImageSource) -> Volume:
     """Read a 3-D image from a file or a nibabel image.
 
     Args:
-        source: a ``.nii``, ``.nii.gz``, ``.nrrd``, ``.mha`` or ``.mhd`` path, or a
+        source: a ``.nii``, ``.nii.gz``, ``.nrrd``, ``.mha`` or ``.mhd`` path, a DICOM folder or
+            ``.zip`` (the CT/MR series with the most slices), or a
             ``nib.Nifti1Image``/``nib.Nifti2Image`` (its data and header are used, not copied).
 
     Returns:
@@ -236,7 +255,7 @@ def _check_file(path: Path) -> None:
     if not path.exists():
         raise InputError(f"{path}: file not found; check the path")
     if path.is_dir():
-        raise InputError(f"{path}: is a folder; pass an image file ({', '.join(supported_extensions())})")
+        return  # a DICOM folder
     if path.stat().st_size == 0:
         raise InputError(f"{path}: empty file (0 bytes); re-export or re-download it")
 
