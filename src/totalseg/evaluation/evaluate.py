@@ -65,6 +65,7 @@ def evaluate_folders(
     classes: Sequence[str] | None = None,
     labels_json: str | os.PathLike | None = None,
     tolerance_mm: float = 3.0,
+    case_ids: Sequence[str] | None = None,
     on_case: Callable[[str], None] | None = None,
 ) -> EvaluationResult:
     """Dice and NSD of every subject of ``gt_dir`` against the same-named one in ``pred_dir``.
@@ -74,6 +75,7 @@ def evaluate_folders(
         classes: class names (or label ids) to measure; default every class of the ground truth.
         labels_json: a ``dataset.json`` naming the label ids of multilabel files.
         tolerance_mm: NSD tolerance.
+        case_ids: only these cases of ``gt_dir`` (default all).
         on_case: called with each case id once it is measured (progress).
 
     Raises:
@@ -87,6 +89,11 @@ def evaluate_folders(
     """
     gt_root, pred_root = _folder(gt_dir, "ground truth"), _folder(pred_dir, "prediction")
     gt_cases = discover_cases(gt_root)
+    if case_ids is not None:
+        unknown = sorted(set(case_ids) - set(gt_cases))
+        if unknown:
+            raise InputError(f"{gt_root}: no ground truth for case(s) {', '.join(unknown[:5])}")
+        gt_cases = {c: gt_cases[c] for c in case_ids}
     if not gt_cases:
         raise InputError(f"{gt_root}: no segmentations found; expected <case>.nii.gz files or <case>/ mask folders")
     pred_cases = discover_cases(pred_root)

@@ -31,13 +31,13 @@ def custom_task(path: Path) -> Task:
     folder = find_model_folder(path)
     config = ModelConfig.from_folder(folder)
     labels = {i: n for i, n in config.labels.items() if i != 0}
-    spacing = _canonical_spacing(config)
+    spacing = canonical_spacing(config)
     modality = "ct" if config.normalization == "CTNormalization" else "mr"
     spec = ModelSpec(0, str(folder.resolve()), folder.name.split("__")[0], "local", labels)
     return Task(folder.parent.name or folder.name, "custom", (spec,), labels, spacing, NNUNET_DEFAULT_STEP, modality)
 
 
-def _canonical_spacing(config: ModelConfig) -> tuple[float, float, float]:
+def canonical_spacing(config: ModelConfig) -> tuple[float, float, float]:
     """The plans' spacing in canonical (X, Y, Z) order."""
     spacing = [config.spacing[i] for i in config.transpose_backward]
     if config.image_reader.startswith("SimpleITKIO"):

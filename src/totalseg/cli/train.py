@@ -1,0 +1,82 @@
+"""``totalseg train``: train an nnU-Net v2 model folder from an nnU-Net raw dataset."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "train", help="train an nnU-Net v2-compatible model on an nnU-Net raw dataset",
+        description="Plan (spacing, patch, network depth, batch size), preprocess to a disk cache, train "
+                    "with nnU-Net's recipe (Dice + CE with deep supervision, SGD with poly learning rate, "
+                    "AMP on GPU) and write MODEL_DIR/<trainer>__nnUNetPlans__3d_fullres/ that "
+                    "`totalseg segment --model-dir` and nnU-Net's own predictor run. The validation "
+                    "cases are then segmented and scored (Dice, NSD).",
+    )
+    p.add_argument("raw_dir", metavar="RAW_DIR", help="nnU-Net raw dataset: dataset.json, imagesTr, labelsTr "
+                                                      "(what `totalseg dataset to-nnunet` writes)")
+    p.add_argument("--out", required=True, metavar="MODEL_DIR", help="where the model folder is written")
+    p.add_argument("--config", default="auto", choices=["auto", "3mm", "1.5mm", "6mm"],
+                   help="target spacing: isotropic 3 / 1.5 / 6 mm as TotalSegmentator, or auto (the median "
+                        "spacing of the data, as nnU-Net); default auto")
+    p.add_argument("--epochs", type=int, default=1000, metavar="N", help="epochs (default 1000, as nnU-Net)")
+    p.add_argument("--iterations", type=int, default=250, metavar="N", help="iterations per epoch (default 250)")
+    p.add_argument("--val-iterations", type=int, default=50, metavar="N",
+                   help="validation batches per epoch for the pseudo Dice (default 50)")
+    p.add_argument("--max-minutes", type=float, metavar="M",
+                   help="stop after M minutes (finishing the current iteration) and write the final checkpoint")
+    p.add_argument("-d", "--device", default="gpu", help="cpu, gpu, gpu:N or mps (default gpu; cpu if none)")
+    p.add_argument("--resume", action="store_true", help="continue from fold_0/checkpoint_latest.pth")
+    p.add_argument("--fold", type=int, default=0, metavar="K", help="validation fold of splits_final.json or of "
+                                                                    "nnU-Net's 5-fold split (default 0)")
+    p.add_argument("--memory-gb", type=float, default=8.0, metavar="GB",
+                   help="GPU memory budget the planner fits patch and batch to (default 8, as nnU-Net)")
+    p.add_argument("--features", type=int, default=32, metavar="N", help="features of the first stage (default 32)")
+    p.add_argument("--max-features", type=int, default=320, metavar="N", help="feature cap (default 320)")
+    p.add_argument("--patch-size", type=int, nargs=3, metavar=("X", "Y", "Z"), help="override the planned patch")
+    p.add_argument("--batch-size", type=int, metavar="N", help="override the planned batch size")
+    p.add_argument("--lr", type=float, default=1e-2, help="initial learning rate (default 0.01)")
+    p.add_argument("--mirror", action="store_true",
+                   help="mirroring augmentation and test-time mirroring (off by default: left/right classes)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--loader-threads", type=int, default=1, metavar="N",
+                   help="background threads making batches (default 1; 0 makes them in the training thread)")
+    p.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch (default: torch's choice)")
+    p.add_argument("--cache", metavar="DIR", help="preprocessed data cache (default MODEL_DIR/preprocessed)")
+    p.add_argument("--no-validation", action="store_true", help="skip segmenting and scoring the validation cases")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from totalseg.errors import InputError
+    from totalseg.training.planner import PlannerOptions
+    from totalseg.training.trainer import TrainOptions, train
+
+    if args.threads is not None:
+        if args.threads < 1:
+            raise InputError(f"--threads must be at least 1, got {args.threads}")
+        import torch
+
+        torch.set_num_threads(args.threads)
+    if args.patch_size is not None and min(args.patch_size) < 1 or args.batch_size is not None and args.batch_size < 1:
+        raise InputError("--patch-size and --batch-size must be positive")
+    if not args.lr > 0:
+        raise InputError(f"--lr must be positive, got {args.lr}")
+    planner = PlannerOptions(config=args.config, memory_gb=args.memory_gb, base_features=args.features,
+                             max_features=args.max_features,
+                             patch_size=tuple(args.patch_size) if args.patch_size else None,
+                             batch_size=args.batch_size)
+    options = TrainOptions(epochs=args.epochs, iterations_per_epoch=args.iterations, val_iterations=args.val_iterations,
+                           max_minutes=args.max_minutes, initial_lr=args.lr, mirror=args.mirror, fold=args.fold,
+                           seed=args.seed, loader_threads=args.loader_threads,
+                           final_validation=not args.no_validation)
+    log = (lambda _line: None) if args.quiet else (lambda line: print(line, file=sys.stderr))
+    result = train(args.raw_dir, args.out, planner=planner, options=options, device=args.device,
+                   resume=args.resume, cache_dir=args.cache, quiet=args.quiet, log=log)
+    ending = "stopped by --max-minutes" if result.stopped_early else "done"
+    dice = "" if result.validation_dice is None else f", validation mean Dice {result.validation_dice:.4f}"
+    print(f"{result.model_dir} ({result.epochs_done} epochs, {ending}{dice})")
+    return 0

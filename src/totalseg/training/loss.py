@@ -1,0 +1,81 @@
+"""nnU-Net's training loss: soft Dice (foreground classes, per sample) + cross-entropy, summed over
+the deep-supervision outputs with weights 1, 1/2, 1/4, ... (the lowest resolution weighted 0),
+normalised to sum to 1."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+SMOOTH = 1e-5
+
+
+def dice_ce_loss(logits: torch.Tensor, target: torch.Tensor, *, batch_dice: bool = False) -> torch.Tensor:
+    """Soft Dice loss (negative mean foreground Dice) + cross-entropy.
+
+    Args:
+        logits: (B, C, *spatial) network output.
+        target: (B, 1, *spatial) integer labels.
+        batch_dice: Dice over the whole batch as one volume (the plans' ``batch_dice``), else per sample.
+    """
+    labels = target[:, 0].long()
+    ce = F.cross_entropy(logits, labels)
+    probs = torch.softmax(logits.float(), dim=1)[:, 1:]
+    onehot = F.one_hot(labels, logits.shape[1]).movedim(-1, 1)[:, 1:].to(probs.dtype)
+    axes = tuple(range(0 if batch_dice else 2, logits.ndim))
+    axes = tuple(a for a in axes if a != 1)
+    intersect = (probs * onehot).sum(axes)
+    denominator = probs.sum(axes) + onehot.sum(axes)
+    dice = (2 * intersect + SMOOTH) / torch.clamp(denominator + SMOOTH, min=1e-8)
+    return ce - dice.mean()
+
+
+def deep_supervision_weights(n_outputs: int) -> np.ndarray:
+    """1, 1/2, 1/4, ... with the last (lowest resolution) output weighted 0, normalised.
+
+    Examples:
+        >>> deep_supervision_weights(3).round(4).tolist()
+        [0.6667, 0.3333, 0.0]
+    """
+    weights = np.array([1 / 2**i for i in range(n_outputs)])
+    if n_outputs > 1:
+        weights[-1] = 0
+    return weights / weights.sum()
+
+
+def deep_supervision_scales(strides: Sequence[Sequence[int]]) -> list[list[float]]:
+    """Relative size of each output (full resolution first), from the network's strides.
+
+    Examples:
+        >>> deep_supervision_scales([[1, 1, 1], [2, 2, 2], [1, 2, 2]])
+        [[1.0, 1.0, 1.0], [0.5, 0.5, 0.5]]
+    """
+    cumulative = np.cumprod(np.array(strides, dtype=float), axis=0)
+    return [list(1 / c) for c in cumulative[:-1]]
+
+
+def downsample_targets(target: torch.Tensor, shapes: Sequence[Sequence[int]]) -> list[torch.Tensor]:
+    """The labels at each output's resolution (nearest neighbour)."""
+    out = []
+    for shape in shapes:
+        if tuple(shape) == tuple(target.shape[2:]):
+            out.append(target)
+        else:
+            out.append(F.interpolate(target.float(), size=tuple(shape), mode="nearest").to(target.dtype))
+    return out
+
+
+def deep_supervision_loss(
+    outputs: Sequence[torch.Tensor], target: torch.Tensor, *, batch_dice: bool = False
+) -> torch.Tensor:
+    """Weighted Dice + CE over all outputs (full resolution first) against downsampled labels."""
+    weights = deep_supervision_weights(len(outputs))
+    targets = downsample_targets(target, [o.shape[2:] for o in outputs])
+    total = outputs[0].new_zeros((), dtype=torch.float32)
+    for w, out, tgt in zip(weights, outputs, targets):
+        if w > 0:
+            total = total + float(w) * dice_ce_loss(out, tgt, batch_dice=batch_dice)
+    return total

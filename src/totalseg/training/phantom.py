@@ -1,0 +1,93 @@
+"""CT-like torso phantoms in nnU-Net raw format, for tests, demos and benchmarks.
+
+Each phantom is an elliptic body (fat rim around soft tissue, air outside) holding a few ellipsoid
+"organs" with distinct attenuation, random size and position, plus Gaussian noise; the labels are
+the organs. They are easy but not trivial: organs touch, vary in shape and sit anywhere in the body.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+
+# name: (HU, radius range in mm)
+ORGANS = {
+    "liver": (120.0, (22.0, 32.0)),
+    "kidney": (220.0, (15.0, 21.0)),
+    "lung": (-780.0, (20.0, 30.0)),
+    "bone": (700.0, (12.0, 17.0)),
+}
+
+
+def make_phantom(
+    rng: np.random.Generator, *, shape: tuple[int, int, int] = (48, 48, 48), spacing_mm: float = 3.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """One phantom: (image int16 in HU, labels uint8 with ids 1.. in :data:`ORGANS` order), (X, Y, Z).
+
+    Examples:
+        >>> image, labels = make_phantom(np.random.default_rng(0), shape=(32, 32, 32))
+        >>> image.dtype, labels.max()
+        (dtype('int16'), np.uint8(4))
+    """
+    mm = np.stack(np.meshgrid(*[(np.arange(n) - (n - 1) / 2) * spacing_mm for n in shape], indexing="ij"))
+    half = np.array(shape) * spacing_mm / 2
+    body_r = half[:2] * rng.uniform(0.8, 0.95, 2)
+    body = (mm[0] / body_r[0]) ** 2 + (mm[1] / body_r[1]) ** 2 < 1
+    inner = (mm[0] / (body_r[0] - 6)) ** 2 + (mm[1] / (body_r[1] - 6)) ** 2 < 1
+    image = np.full(shape, -1000.0)
+    image[body] = -100.0  # fat
+    image[inner] = 40.0  # soft tissue
+    labels = np.zeros(shape, np.uint8)
+    for label, (hu, (r_min, r_max)) in enumerate(ORGANS.values(), start=1):
+        radii = rng.uniform(r_min, r_max, 3) * np.array([1, 1, 1.3])
+        room = np.maximum(np.r_[body_r - 6, half[2]] - radii.min(), 1)
+        centre = rng.uniform(-room, room) * 0.8
+        rotation = _random_rotation(rng)
+        local = np.einsum("ij,j...->i...", rotation.T, mm - centre[:, None, None, None])
+        organ = (((local / radii[:, None, None, None]) ** 2).sum(0) < 1) & inner
+        image[organ] = hu
+        labels[organ] = label
+    image += rng.normal(0, 25, shape)
+    return np.round(image).astype(np.int16), labels
+
+
+def write_phantom_dataset(
+    root: str | os.PathLike,
+    *,
+    n_train: int = 20,
+    n_test: int = 0,
+    shape: tuple[int, int, int] = (48, 48, 48),
+    spacing_mm: float = 3.0,
+    seed: int = 0,
+) -> Path:
+    """Write an nnU-Net raw dataset of phantoms: imagesTr/labelsTr (+ imagesTs/labelsTs) and dataset.json.
+
+    Examples:
+        >>> write_phantom_dataset(tmp_path / "Dataset900_Phantom", n_train=4)  # doctest: +SKIP
+    """
+    root = Path(root)
+    rng = np.random.default_rng(seed)
+    affine = np.diag([spacing_mm] * 3 + [1.0])
+    for split, count, offset in (("Tr", n_train, 0), ("Ts", n_test, n_train)):
+        if count == 0:
+            continue
+        (root / f"images{split}").mkdir(parents=True, exist_ok=True)
+        (root / f"labels{split}").mkdir(parents=True, exist_ok=True)
+        for i in range(count):
+            image, labels = make_phantom(rng, shape=shape, spacing_mm=spacing_mm)
+            case = f"phantom_{offset + i:03d}"
+            nib.save(nib.Nifti1Image(image, affine), root / f"images{split}" / f"{case}_0000.nii.gz")
+            nib.save(nib.Nifti1Image(labels, affine), root / f"labels{split}" / f"{case}.nii.gz")
+    meta = {"channel_names": {"0": "CT"}, "labels": {"background": 0, **{n: i for i, n in enumerate(ORGANS, 1)}},
+            "numTraining": n_train, "file_ending": ".nii.gz", "name": "phantom"}
+    (root / "dataset.json").write_text(json.dumps(meta, indent=2))
+    return root
+
+
+def _random_rotation(rng: np.random.Generator) -> np.ndarray:
+    q, r = np.linalg.qr(rng.normal(size=(3, 3)))
+    return q * np.sign(np.diag(r))
