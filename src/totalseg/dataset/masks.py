@@ -94,8 +94,8 @@ def slice_voxel_counts(array: np.ndarray) -> np.ndarray:
     else:
         present = (rows != 0).any(axis=1)
     counts = np.zeros(nz, np.int64)
-    if present.any():
-        counts[present] = np.count_nonzero(rows[present], axis=1)
+    for z in np.flatnonzero(present):  # a 1-D count_nonzero is SIMD; the axis= form makes a bool copy
+        counts[z] = np.count_nonzero(rows[z])
     return counts
 
 
@@ -159,9 +159,14 @@ def _header(raw: bytes, path: Path) -> nib.Nifti1Header:
     size = int.from_bytes(raw[:4], "little") if len(raw) >= 4 else 0
     size_be = int.from_bytes(raw[:4], "big") if len(raw) >= 4 else 0
     klass = nib.Nifti2Header if 540 in (size, size_be) else nib.Nifti1Header
-    if len(raw) < klass.template_dtype.itemsize:
+    size = klass.template_dtype.itemsize
+    if len(raw) < size:
         raise InputError(f"{path}: too short for a NIfTI header; download the dataset again")
     try:
-        return klass.from_fileobj(io.BytesIO(raw), check=True)  # BytesIO shares the buffer, no copy
+        # Parse from a copy of the header and its extensions only: raw is a bytearray when inflated,
+        # and BytesIO would copy all of it (a 20 MB copy per mask).
+        plain = klass(bytes(raw[:size]), check=True)
+        end = max(size + 4, int(plain.get_data_offset()))
+        return klass.from_fileobj(io.BytesIO(bytes(raw[:end])), check=True)
     except Exception as exc:  # nibabel raises several types for broken headers
         raise InputError(f"{path}: not a valid NIfTI file ({exc}); download the dataset again") from None
