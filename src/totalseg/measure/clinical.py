@@ -4,7 +4,7 @@ Each measurement is a JSON-ready dict with ``status`` (``measured`` or ``not mea
 ``value`` and ``unit``, the ``thresholds`` it is read against, a ``flag``, a plain-language
 ``finding``, the ``source`` of the thresholds and the ``method``. A structure that is missing or
 cut off by the field of view gives ``not measurable`` with the ``reason``, never a number from a
-partial organ. Thresholds and sources are listed in docs/measurements.md.
+partial organ. Thresholds and sources are listed in docs/measure.md.
 
 These are screening aids computed from an automatic segmentation, not diagnoses.
 """
@@ -36,13 +36,13 @@ LUMBAR = tuple(f"vertebrae_L{i}" for i in range(1, 6)) + ("vertebrae_S1", "sacru
 
 SOURCES = {
     "l1": "Pickhardt PJ et al. Ann Intern Med 2013;158(8):588-595",
-    "liver_hu": "Pickhardt PJ et al. AJR 2012 (unenhanced CT, liver <= 40 HU)",
+    "liver_hu": "Pickhardt PJ et al. Eur Radiol 2012;22(5):1075-1082 (unenhanced CT, liver <= 40 HU)",
     "liver_spleen": "Kodama Y et al. AJR 2007; Park SH et al. Radiology 2006 (liver-spleen attenuation difference)",
-    "liver_volume": "Jasper A. J Clin Diagn Res 2019;13(8):TC01-TC05 (CT, 1281 +/- 219 mL)",
-    "spleen_volume": "Prassopoulos P et al. Eur Radiol 1997;7(2):246-248 (CT, normal 107-314.5 mL); "
-                     "Jasper 2019 (195 +/- 78 mL)",
-    "kidney_volume": "Lee HK. J Korean Soc Med Ultrasound 1996;15(1):63-69 (sonographic, right 129 +/- 30 mL, "
-                     "left 137 +/- 30 mL)",
+    "liver_volume": "normal adult liver 1281 +/- 219 mL (CT volumetry; range = mean +/- 2 SD); cf. Kromrey ML et al. "
+                    "Eur J Radiol 2018;106:32-37 (MRI, healthy 1360 +/- 273 mL)",
+    "spleen_volume": "Prassopoulos P et al. Eur Radiol 1997;7(2):246-248 (CT, normal 107.2-314.5 mL)",
+    "kidney_volume": "Cheong B et al. Clin J Am Soc Nephrol 2007;2(1):38-45 (MRI, per kidney 202 +/- 36 mL men, "
+                     "154 +/- 33 mL women; range = women's mean - 2 SD to men's mean + 2 SD)",
     "aorta": "Chaikof EL et al. J Vasc Surg 2018;67(1):2-77 (SVS guidelines: AAA >= 30 mm)",
     "phase": "heuristic (unenhanced blood about 30-60 HU); no single published cut-off",
 }
@@ -80,11 +80,11 @@ def clinical_measurements(image: Volume, labels: Volume, classes: Mapping[int, s
         **_liver_attenuation(ctx, phase, is_ct),
         "liver_volume": _organ_volume(ctx, "liver", "liver_volume", (843.0, 1719.0),
                                       ("small liver", "enlarged liver (hepatomegaly)")),
-        "spleen_volume": _organ_volume(ctx, "spleen", "spleen_volume", (None, 314.5),
+        "spleen_volume": _organ_volume(ctx, "spleen", "spleen_volume", (107.2, 314.5),
                                        ("small spleen", "enlarged spleen (splenomegaly)")),
-        "kidney_right_volume": _organ_volume(ctx, "kidney_right", "kidney_volume", (69.0, 190.0),
+        "kidney_right_volume": _organ_volume(ctx, "kidney_right", "kidney_volume", (88.0, 274.0),
                                              ("small right kidney", "large right kidney")),
-        "kidney_left_volume": _organ_volume(ctx, "kidney_left", "kidney_volume", (78.0, 197.0),
+        "kidney_left_volume": _organ_volume(ctx, "kidney_left", "kidney_volume", (88.0, 274.0),
                                             ("small left kidney", "large left kidney")),
         "abdominal_aorta_max_diameter": _aorta_diameter(ctx),
     }
