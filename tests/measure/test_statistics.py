@@ -13,7 +13,11 @@ from totalseg.measure.statistics import compute_statistics, image_as_int16, writ
 
 
 def official_statistics(seg, ct_img, classes, exclude_masks_at_border=True, metric="mean", extra_metrics=False):
-    """Transcription of totalsegmentator.statistics.get_basic_statistics (2.18.0), numpy only."""
+    """Transcription of totalsegmentator.statistics.get_basic_statistics (2.18.0), numpy only.
+
+    Run against the official function itself on the ``ct_and_labels`` fixture (border rule on/off x
+    mean/median x extra metrics on/off): all 8 JSON texts identical.
+    """
 
     def touches_border(mask):
         if np.any(mask[:3, :, :]) or np.any(mask[-3:, :, :]):
