@@ -104,10 +104,13 @@ class SlidingWindowPredictor:
             return self.network(batch)[0]
 
     def _finalize(self, acc: torch.Tensor, weight: torch.Tensor) -> np.ndarray:
-        logits = torch.div(acc, weight)
-        if torch.isinf(logits).any():
+        logits = acc.div_(weight)  # in place: this part of the slab is final
+        # max gives argmax's indices (ties included) and the winning values in one pass; nnU-Net's
+        # inf check runs on those: a +inf anywhere wins the max, a -inf never changes the argmax.
+        best, labels = torch.max(logits, dim=0)
+        if torch.isinf(best).any():
             raise FloatingPointError("inf in the blended logits; run with precision='fp32'")
-        labels = torch.argmax(logits, dim=0).cpu().numpy()
+        labels = labels.cpu().numpy()
         return labels.astype(np.uint8 if acc.shape[0] <= 255 else np.uint16)
 
 
