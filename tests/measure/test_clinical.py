@@ -152,6 +152,15 @@ def test_cut_off_and_missing_structures_are_not_measurable():
     assert m["liver_attenuation"]["status"] == "measured"  # attenuation needs no complete organ
 
 
+def test_structures_outside_the_roi_subset(plain):
+    vol, labels, *_ = plain
+    m = clinical_measurements(vol, labels, {IDS["liver"]: "liver"})["measurements"]
+    assert m["liver_volume"]["status"] == "measured"
+    assert "was not segmented" in m["spleen_volume"]["reason"]
+    assert "was not segmented" in m["abdominal_aorta_max_diameter"]["reason"]
+    assert m["l1_trabecular_attenuation"]["status"] == "not measurable"
+
+
 def test_mr_gives_volumes_only(tmp_path, plain):
     vol, labels, *_ = plain
     out = clinical_measurements(vol, labels, CLASSES, modality="mr")

@@ -151,6 +151,8 @@ def _needs_ct(what: str) -> dict[str, Any]:
 
 
 def _missing_or_cut(ctx: _Context, name: str) -> str | None:
+    if name not in ctx.ids:
+        return f"{name} was not segmented (not a class of this task or of the --roi_subset)"
     if ctx.box(name) is None:
         return f"{name} not found in the image"
     if ctx.cut_off(name):
@@ -304,7 +306,7 @@ def _abdominal_slices(ctx: _Context) -> tuple[range, bool] | str:
 def _aorta_diameter(ctx: _Context) -> dict[str, Any]:
     found = ctx.mask("aorta")
     if found is None:
-        return _not_measurable("aorta not found in the image", "mm", "aorta")
+        return _not_measurable(_missing_or_cut(ctx, "aorta"), "mm", "aorta")
     region = _abdominal_slices(ctx)
     if isinstance(region, str):
         return _not_measurable(region, "mm", "aorta")
