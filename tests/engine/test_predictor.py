@@ -77,3 +77,28 @@ def test_tile_callback_counts_tiles(network):
 def test_unknown_precision_rejected(network):
     with pytest.raises(ValueError, match="precision"):
         SlidingWindowPredictor(network, (32, 32, 32), precision="bf16")
+
+
+class _Constant(torch.nn.Module):
+    """Logits of one class set to ``value`` everywhere (to drive the inf check)."""
+
+    def __init__(self, value: float) -> None:
+        super().__init__()
+        self.value = value
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.zeros((x.shape[0], 3, *x.shape[2:]))
+        out[:, 1] = self.value
+        return out
+
+
+@pytest.mark.parametrize("value, expected", [(float("inf"), None), (float("-inf"), 0), (60000.0, None)])
+def test_inf_in_the_winning_logits_is_an_error(value, expected, monkeypatch):
+    monkeypatch.setattr(SlidingWindowPredictor, "network_outputs", property(lambda self: 3))
+    predictor = SlidingWindowPredictor(_Constant(value), (8, 8, 8), step=0.5)
+    image = torch.zeros((1, 12, 12, 12))
+    if expected is None:  # +inf, or a sum that overflows fp16 (65504), wins the max: nnU-Net raises too
+        with pytest.raises(FloatingPointError, match="precision='fp32'"):
+            predictor.predict(image)
+    else:  # a -inf class can never win: labels as argmax gives them
+        assert (predictor.predict(image) == expected).all()
