@@ -1,6 +1,7 @@
 """The Ray backend on a local cluster (a head and a worker node): a batch with a corrupt case while
 one worker process is SIGKILLed mid-run, then a resume."""
 
+import sys
 import threading
 import time
 
@@ -11,6 +12,7 @@ import pytest
 
 from totalseg.batch import Case, run_batch
 from totalseg.batch.folder import BatchFolder
+from totalseg.errors import InputError
 
 ray = pytest.importorskip("ray")
 OPTIONS = {"fastest": True, "ml": True, "device": "cpu"}
@@ -87,3 +89,17 @@ def test_ray_batch_survives_a_killed_worker_and_resumes(cluster, ray_scans, tiny
                       progress=False)
     assert (again.ok, again.failed, again.skipped) == (8, 1, 8)
     assert all(BatchFolder(out).is_done(f"c{i}") for i in range(8))
+
+
+@pytest.mark.parametrize("address", ["nohost", "a:b:c"])
+def test_bad_ray_address_is_one_line(ray_scans, tiny_settings, tmp_path, address):
+    with pytest.raises(InputError, match=f"--ray {address}: cannot join a Ray cluster.*ray start --head"):
+        run_batch([Case("p0", ray_scans / "p0.nii.gz")], tmp_path / "out", options=OPTIONS, settings=tiny_settings,
+                  ray_address=address, progress=False)
+
+
+def test_missing_ray_gives_the_install_command(ray_scans, tiny_settings, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(InputError, match=r"pip install 'totalseg\[ray\]'"):
+        run_batch([Case("p0", ray_scans / "p0.nii.gz")], tmp_path / "out", options=OPTIONS, settings=tiny_settings,
+                  ray_address="auto", progress=False)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 
 from totalseg.batch.cases import Case
 from totalseg.batch.runner import CaseResult, CaseRunner, SegmentJob
+from totalseg.errors import InputError
 
 MAX_ATTEMPTS = 3
 POLL_S = 0.5
@@ -42,12 +43,23 @@ def import_ray():
 
 
 def connect(address: str) -> None:
-    """Join the cluster at ``address`` (``HOST:PORT``, ``auto``), or start one on this machine (``local``)."""
-    ray = import_ray()
+    """Join the cluster at ``address`` (``HOST:PORT``, ``auto``), or start one on this machine (``local``).
+
+    Raises:
+        InputError: Ray is not installed, the address is malformed, or no cluster answers there.
+    """
     import logging
 
-    ray.init(address=None if address == "local" else address, log_to_driver=False, logging_level=logging.WARNING,
-             configure_logging=True)
+    try:
+        ray = import_ray()
+    except ImportError as exc:
+        raise InputError(f"--ray {address}: {exc}") from None
+    try:
+        ray.init(address=None if address == "local" else address, log_to_driver=False,
+                 logging_level=logging.WARNING, configure_logging=True)
+    except (ConnectionError, ValueError) as exc:
+        raise InputError(f"--ray {address}: cannot join a Ray cluster ({exc}); give HOST:PORT of a head started "
+                         "with `ray start --head`, auto on a cluster node, or local") from None
 
 
 def cluster_workers(*, cpus_per_worker: float, gpus_per_worker: float) -> int:
