@@ -44,24 +44,28 @@ def render_preview(image: Volume, labels: Volume, classes: Mapping[int, str], pa
         raise ImportError("the preview needs Pillow: pip install pillow") from exc
     ras, _ = to_canonical(image)
     ras_labels, _ = to_canonical(labels.with_data(np.asarray(labels.array), affine=image.affine))
-    gray = _window(np.asarray(ras.array), modality)
-    lab = np.asarray(ras_labels.array)
+    image_array, lab = np.asarray(ras.array), np.asarray(ras_labels.array)
+    window = _window_limits(image_array, modality)
     colours = _colour_table(classes, int(max(classes, default=0)))
     px_per_mm = PANEL_SIZE / max(n * s for n, s in zip(lab.shape, ras.spacing_mm))
-    panels = [_panel(gray, lab, colours, ras.spacing_mm, view, px_per_mm) for view in ("axial", "coronal", "sagittal")]
+    panels = [_panel(image_array, window, lab, colours, ras.spacing_mm, view, px_per_mm)
+              for view in ("axial", "coronal", "sagittal")]
     shown = sorted({int(v) for _, ids in panels for v in ids if v in classes})
     canvas = _compose([p for p, _ in panels], [(classes[i], tuple(colours[i])) for i in shown], title, Image)
     return write_atomic(path, lambda tmp: canvas.save(tmp, format="PNG"))
 
 
-def _window(array: np.ndarray, modality: str) -> np.ndarray:
-    data = array.astype(np.float32, copy=False)
+def _window_limits(array: np.ndarray, modality: str) -> tuple[float, float]:
+    """The grey window: fixed HU for CT, 1st-99th percentile (of every 2nd voxel) for MR."""
     if modality == "ct":
-        low, high = CT_WINDOW_HU
-    else:
-        low, high = (float(v) for v in np.percentile(data[:: 2, :: 2, :: 2], (1, 99)))
-        high = max(high, low + 1.0)
-    return (np.clip((data - low) / (high - low), 0, 1) * 255).astype(np.uint8)
+        return CT_WINDOW_HU
+    low, high = (float(v) for v in np.percentile(array[::2, ::2, ::2], (1, 99)))
+    return low, max(high, low + 1.0)
+
+
+def _grey(plane: np.ndarray, window: tuple[float, float]) -> np.ndarray:
+    low, high = window
+    return (np.clip((plane.astype(np.float32) - low) / (high - low), 0, 1) * 255).astype(np.uint8)
 
 
 def _colour_table(classes: Mapping[int, str], max_id: int) -> np.ndarray:
@@ -78,7 +82,7 @@ def _slice_index(lab: np.ndarray, axis: int) -> int:
     return int(np.argmax(counts)) if counts.any() else lab.shape[axis] // 2
 
 
-def _panel(gray, lab, colours, spacing, view, px_per_mm):
+def _panel(image, window, lab, colours, spacing, view, px_per_mm):
     """One view as an RGB array with square mm pixels, and the label ids it shows."""
     from PIL import Image
 
@@ -86,7 +90,8 @@ def _panel(gray, lab, colours, spacing, view, px_per_mm):
     k = _slice_index(lab, axis)
     take = [slice(None)] * 3
     take[axis] = k
-    g, m = gray[tuple(take)].T[::-1, ::-1], lab[tuple(take)].T[::-1, ::-1]  # rows: y or z down; cols: R->L / A->P
+    # Only the shown plane is windowed: no float copy of the whole volume.
+    g, m = _grey(image[tuple(take)], window).T[::-1, ::-1], lab[tuple(take)].T[::-1, ::-1]  # rows: y/z down; cols R->L
     rgb = np.repeat(g[..., None], 3, axis=2).astype(np.float32)
     over = m > 0
     rgb[over] = (1 - ALPHA) * rgb[over] + ALPHA * colours[m[over]]
