@@ -193,7 +193,9 @@ def run_splits(args: argparse.Namespace) -> int:
         summary = ", ".join(f"{k} {len(v)}" for k, v in result.items())  # type: ignore[union-attr]
     text = json.dumps(result, indent=2)
     if args.out:
-        args.out.write_text(text + "\n")
+        from totalseg.io.atomic import atomic_write_text
+
+        atomic_write_text(args.out, text + "\n")
         print(f"{args.method}: {summary}; wrote {args.out}")
     else:
         print(text)

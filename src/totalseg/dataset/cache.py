@@ -29,6 +29,7 @@ from totalseg.dataset.masks import merge_masks
 from totalseg.dataset.parallel import run_parallel
 from totalseg.dataset.scan import CACHE_FOLDER, Skipped
 from totalseg.errors import InputError, OutputError
+from totalseg.io.atomic import atomic_write_text
 
 ARRAYS_FOLDER = "arrays"
 
@@ -129,11 +130,7 @@ class ArrayCache:
             current = None
         if current != spec:
             shutil.rmtree(folder, ignore_errors=True)
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-                _atomic_write_text(spec_file, json.dumps(spec))
-            except OSError as exc:
-                raise OutputError(f"cannot write the cache {folder} ({exc.strerror}); pass another folder") from None
+            atomic_write_text(spec_file, json.dumps(spec))
             self._checked.clear()
         self._labels_ready = True
 
@@ -207,9 +204,3 @@ def _save(path: Path, array: np.ndarray) -> None:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise OutputError(f"cannot write {path} ({exc.strerror}); free space or pass another cache folder") from None
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)

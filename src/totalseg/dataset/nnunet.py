@@ -30,6 +30,7 @@ from totalseg.dataset.parallel import run_parallel
 from totalseg.dataset.splits import assign_split
 from totalseg.errors import InputError, OutputError
 from totalseg.imaging.volume import LabelVolume
+from totalseg.io.atomic import atomic_write_text
 from totalseg.io.writers import write_multilabel
 
 FORMATS = {"nifti": ".nii.gz", "nrrd": ".nrrd"}
@@ -287,9 +288,4 @@ def _prepare_out(out: Path, labels: Mapping[int, str], fmt: str) -> None:
 
 
 def _write_json(path: Path, content) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(json.dumps(content, indent=4) + "\n")
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise OutputError(f"cannot write {path} ({exc.strerror}); check the folder") from None
+    atomic_write_text(path, json.dumps(content, indent=4) + "\n")
