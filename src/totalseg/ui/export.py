@@ -1,0 +1,43 @@
+"""Files the Export page offers, each written by the library's writers into the session's folder."""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from totalseg.io import write_class_masks, write_multilabel
+from totalseg.ui.case import Case
+
+
+def masks_zip(case: Case, folder: Path) -> Path:
+    """``segmentations.zip``: one ``<name>.nii.gz`` per class (empty ones too), as ``totalseg segment`` writes."""
+    masks = folder / "segmentations"
+    write_class_masks(case.labels, masks, case.classes)
+    target = folder / "segmentations.zip"
+    partial = folder / ".segmentations.zip.part"
+    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED) as zf:  # .nii.gz is compressed already
+        for name in case.classes.values():
+            zf.write(masks / f"{name}.nii.gz", arcname=f"segmentations/{name}.nii.gz")
+    partial.replace(target)
+    return target
+
+
+def multilabel_file(case: Case, folder: Path) -> Path:
+    """``segmentation.nii.gz``: one uint8 file with the label names in its header extension."""
+    target = folder / "segmentation.nii.gz"
+    write_multilabel(case.labels, target, case.classes)
+    return target
+
+
+def statistics_file(stats: Mapping[str, Any], folder: Path) -> Path:
+    from totalseg.measure.statistics import write_statistics
+
+    return write_statistics(dict(stats), folder / "statistics.json")
+
+
+def clinical_file(result: Mapping[str, Any], folder: Path) -> Path:
+    from totalseg.measure.clinical import write_clinical
+
+    return write_clinical(result, folder / "clinical.json")

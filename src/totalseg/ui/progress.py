@@ -1,0 +1,64 @@
+"""How many sliding-window tiles a run will take: the denominator of the app's progress bar.
+
+The count is an upper bound: it assumes each model sees the whole image on its grid, while the
+engine first crops to the non-zero region (and, for a region subset, to the region).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from totalseg.engine.grid import tile_starts
+from totalseg.engine.segment import crop_task_for, models_for_roi
+from totalseg.errors import TotalsegError
+from totalseg.imaging.orientation import to_canonical
+from totalseg.imaging.resample import header_zooms
+from totalseg.imaging.volume import Volume
+from totalseg.models.plans import ModelConfig
+from totalseg.models.store import WeightsStore
+from totalseg.models.tasks import ModelSpec, Task
+
+_REVERSING_READERS = ("SimpleITKIO", "SimpleITKIOWithReorient")
+
+
+def estimate_tiles(image: Volume, task: Task, store: WeightsStore, roi_subset: Sequence[str] | None = None) -> int:
+    """Upper bound of the tiles a run predicts; 0 when a model's weights are not there yet."""
+    canonical, _ = to_canonical(image)
+    zooms = header_zooms(canonical.affine)
+    runs: list[tuple[Task, ModelSpec]] = []
+    if roi_subset:
+        rough = crop_task_for(task)
+        wanted = set(models_for_roi(task, roi_subset))
+        runs = [(rough, m) for m in rough.models] + [(task, m) for m in task.models if m.model_id in wanted]
+    else:
+        runs = [(task, m) for m in task.models]
+    total = 0
+    for run_task, spec in runs:
+        if not store.has(spec):
+            return 0
+        try:
+            config = ModelConfig.from_folder(store.require(spec))
+        except TotalsegError:
+            return 0
+        total += tiles_for(canonical.shape, zooms, run_task, config)
+    return total
+
+
+def tiles_for(shape_xyz: Sequence[int], zooms_mm: Sequence[float], task: Task, config: ModelConfig) -> int:
+    """Tiles of one model on a canonical image of ``shape_xyz`` voxels of ``zooms_mm``.
+
+    Examples:
+        >>> from types import SimpleNamespace
+        >>> task = SimpleNamespace(spacing_mm=3.0, step_size=0.8)
+        >>> config = SimpleNamespace(image_reader="NibabelIO", transpose_forward=(0, 1, 2), patch_size=(64, 64, 64))
+        >>> tiles_for((100, 100, 30), (3.0, 3.0, 3.0), task, config)  # 2 x 2 x 1 tiles
+        4
+    """
+    spacing = task.spacing_mm if isinstance(task.spacing_mm, Sequence) else (task.spacing_mm,) * 3
+    grid = [max(1, round(n * z / s)) for n, z, s in zip(shape_xyz, zooms_mm, spacing)]
+    if config.image_reader in _REVERSING_READERS:
+        grid = grid[::-1]
+    grid = [grid[i] for i in config.transpose_forward]
+    counts = [len(tile_starts(max(n, p), p, task.step_size)) for n, p in zip(grid, config.patch_size)]
+    return math.prod(counts)
