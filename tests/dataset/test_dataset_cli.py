@@ -24,8 +24,9 @@ def mri_root(tmp_path_factory):
 def test_index_and_check(mock_copy, tmp_path, capsys):
     (mock_copy / "s0004" / "segmentations" / "aorta.nii.gz").unlink()
     out = tmp_path / "index.csv"
-    assert main(["dataset", "index", str(mock_copy), "--out", str(out)]) == 0
+    assert main(["dataset", "index", str(mock_copy), "--out", str(out), "--list-classes"]) == 0
     printed = capsys.readouterr().out
+    assert "    1 spleen\n" in printed and "  117 costal_cartilages\n" in printed
     assert "modality: ct  image: ct.nii.gz  subjects: 10" in printed and "classes: total (117)" in printed
     assert "split: test 2, train 7, val 1" in printed and "missing masks: 1 in 1 subjects" in printed
     table = read_table(out)

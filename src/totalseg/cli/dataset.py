@@ -37,6 +37,7 @@ def register(subparsers) -> None:
 
     ix = _with_root(actions.add_parser("index", help="summarize subjects, classes, masks and meta.csv"))
     ix.add_argument("--out", type=Path, metavar="FILE", help="also write one row per subject (.csv or .parquet)")
+    ix.add_argument("--list-classes", action="store_true", help="also print the class list (label id and name)")
     ix.set_defaults(handler=run_index)
 
     ck = _with_workers(_with_root(actions.add_parser("check", help="find missing, unreadable or misaligned files")))
@@ -146,6 +147,8 @@ def run_index(args: argparse.Namespace) -> int:
     print(f"dataset: {index.root}")
     print(f"modality: {index.modality}  image: {index.image_name}  subjects: {len(index.subjects)}")
     print(f"classes: {index.class_map_name} ({len(names)})")
+    if args.list_classes:
+        print("\n".join(f"  {label:3d} {name}" for label, name in index.classes.items()))
     print(f"meta.csv columns: {', '.join(index.meta_columns) or '(no meta.csv)'}")
     print("split: " + ", ".join(f"{k} {v}" for k, v in sorted(splits.items())))
     print(f"missing masks: {n_missing} in {sum(1 for v in missing.values() if v)} subjects; "
