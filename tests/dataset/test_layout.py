@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import importlib
 
 import pytest
 
@@ -75,3 +76,9 @@ def test_meta_without_image_id_is_refused(tmp_path):
 
 def test_docstring_examples():
     assert doctest.testmod(layout_module).failed == 0
+
+
+@pytest.mark.parametrize("module", ["scan", "tables", "catalog", "parallel", "synthetic"])
+def test_docstring_examples_of_the_other_modules(module):
+    result = doctest.testmod(importlib.import_module(f"totalseg.dataset.{module}"))
+    assert result.failed == 0 and result.attempted > 0

@@ -110,8 +110,8 @@ def scan_dataset(
         >>> from totalseg.dataset.synthetic import write_mock_dataset
         >>> index = open_dataset(write_mock_dataset(Path(tempfile.mkdtemp()), n_subjects=1, shape=(8, 8, 4)))
         >>> result = scan_dataset(index, workers=1, progress=False)
-        >>> result.scans["s0000"].counts.shape
-        (117, 4)
+        >>> result.scans["s0000"].counts.shape[0], result.skipped  # counts: (classes, slices)
+        (117, [])
     """
     names = tuple(index.classes.values())
     scan_dir = _make_scan_dir(cache_dir) if cache_dir is not None else None
