@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import nibabel as nib
+import numpy as np
 import pytest
 
 from totalseg.dataset.splits import kfold_split
@@ -67,3 +69,15 @@ def test_errors_name_the_problem(tmp_path):
     (root / "dataset.json").write_text("{not json")
     with pytest.raises(InputError, match="not an nnU-Net dataset.json"):
         RawDataset.from_folder(root)
+
+
+def test_phantom_organ_subset_and_unknown_organ(tmp_path):
+    root = write_phantom_dataset(tmp_path / "D", n_train=2, shape=(16, 16, 16), organs=("lung", "bone"))
+    ds = RawDataset.from_folder(root)
+    assert ds.labels == {0: "background", 1: "lung", 2: "bone"}
+    labels = np.asanyarray(nib.load(ds.cases[0].label).dataobj)
+    image = np.asanyarray(nib.load(ds.cases[0].image).dataobj)
+    assert set(np.unique(labels)) <= {0, 1, 2} and labels.dtype == np.uint8
+    assert image[labels == 1].mean() < -600 and image[labels == 2].mean() > 500  # lung and bone HU
+    with pytest.raises(InputError, match="unknown phantom organs \\['heart'\\]"):
+        write_phantom_dataset(tmp_path / "E", organs=("heart",))

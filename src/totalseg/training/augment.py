@@ -268,7 +268,7 @@ def _resample(data, seg, coords: np.ndarray, patch) -> tuple[torch.Tensor, torch
     if np.any(hi <= lo) or np.any(coords.max(axis=1) < 0) or np.any(coords.min(axis=1) > shape - 1):
         return torch.zeros((data.shape[0], *patch)), torch.zeros((1, *patch), dtype=torch.uint8)
     region = tuple(slice(a, b) for a, b in zip(lo, hi))
-    image = torch.from_numpy(np.ascontiguousarray(data[(slice(None), *region)], dtype=np.float32))
+    image = torch.from_numpy(np.array(data[(slice(None), *region)], dtype=np.float32))
     labels = torch.from_numpy(np.ascontiguousarray(seg[(slice(None), *region)]).astype(np.float32))
     size = np.maximum(hi - lo - 1, 1)
     norm = 2 * (coords - lo[:, None]) / size[:, None] - 1

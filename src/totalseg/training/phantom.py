@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+
+from totalseg.errors import InputError
+from totalseg.io.atomic import atomic_write_text
 
 # name: (HU, radius range in mm)
 ORGANS = {
@@ -24,9 +28,15 @@ ORGANS = {
 
 
 def make_phantom(
-    rng: np.random.Generator, *, shape: tuple[int, int, int] = (48, 48, 48), spacing_mm: float = 3.0
+    rng: np.random.Generator,
+    *,
+    shape: tuple[int, int, int] = (48, 48, 48),
+    spacing_mm: float = 3.0,
+    organs: Sequence[str] = tuple(ORGANS),
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One phantom: (image int16 in HU, labels uint8 with ids 1.. in :data:`ORGANS` order), (X, Y, Z).
+    """One phantom: (image int16 in HU, labels uint8 with ids 1.. in ``organs`` order), (X, Y, Z).
+
+    ``organs`` picks from :data:`ORGANS`; later organs overwrite earlier ones where they overlap.
 
     Examples:
         >>> image, labels = make_phantom(np.random.default_rng(0), shape=(32, 32, 32))
@@ -42,7 +52,8 @@ def make_phantom(
     image[body] = -100.0  # fat
     image[inner] = 40.0  # soft tissue
     labels = np.zeros(shape, np.uint8)
-    for label, (hu, (r_min, r_max)) in enumerate(ORGANS.values(), start=1):
+    for label, name in enumerate(organs, start=1):
+        hu, (r_min, r_max) = ORGANS[name]
         radii = rng.uniform(r_min, r_max, 3) * np.array([1, 1, 1.3])
         room = np.maximum(np.r_[body_r - 6, half[2]] - radii.min(), 1)
         centre = rng.uniform(-room, room) * 0.8
@@ -63,12 +74,19 @@ def write_phantom_dataset(
     shape: tuple[int, int, int] = (48, 48, 48),
     spacing_mm: float = 3.0,
     seed: int = 0,
+    organs: Sequence[str] = tuple(ORGANS),
 ) -> Path:
     """Write an nnU-Net raw dataset of phantoms: imagesTr/labelsTr (+ imagesTs/labelsTs) and dataset.json.
+
+    Raises:
+        InputError: an organ name not in :data:`ORGANS`.
 
     Examples:
         >>> write_phantom_dataset(tmp_path / "Dataset900_Phantom", n_train=4)  # doctest: +SKIP
     """
+    unknown = [o for o in organs if o not in ORGANS]
+    if unknown or not organs:
+        raise InputError(f"unknown phantom organs {unknown or '(none)'}; choose from {', '.join(ORGANS)}")
     root = Path(root)
     rng = np.random.default_rng(seed)
     affine = np.diag([spacing_mm] * 3 + [1.0])
@@ -78,13 +96,13 @@ def write_phantom_dataset(
         (root / f"images{split}").mkdir(parents=True, exist_ok=True)
         (root / f"labels{split}").mkdir(parents=True, exist_ok=True)
         for i in range(count):
-            image, labels = make_phantom(rng, shape=shape, spacing_mm=spacing_mm)
+            image, labels = make_phantom(rng, shape=shape, spacing_mm=spacing_mm, organs=organs)
             case = f"phantom_{offset + i:03d}"
             nib.save(nib.Nifti1Image(image, affine), root / f"images{split}" / f"{case}_0000.nii.gz")
             nib.save(nib.Nifti1Image(labels, affine), root / f"labels{split}" / f"{case}.nii.gz")
-    meta = {"channel_names": {"0": "CT"}, "labels": {"background": 0, **{n: i for i, n in enumerate(ORGANS, 1)}},
+    meta = {"channel_names": {"0": "CT"}, "labels": {"background": 0, **{n: i for i, n in enumerate(organs, 1)}},
             "numTraining": n_train, "file_ending": ".nii.gz", "name": "phantom"}
-    (root / "dataset.json").write_text(json.dumps(meta, indent=2))
+    atomic_write_text(root / "dataset.json", json.dumps(meta, indent=2))
     return root
 
 
