@@ -86,6 +86,16 @@ def test_cache_command_with_groups(mock_root, tmp_path, capsys):
     assert "groups.json: expected" in capsys.readouterr().err
 
 
+def test_mri_manifest(mri_root, tmp_path):
+    out = tmp_path / "mri.csv"
+    assert main(["dataset", "manifest", str(mri_root), "--every", "3", "--out", str(out), "--no-cache", "-q",
+                 "--workers", "1"]) == 0
+    table = read_table(out)
+    assert list(table)[3:] == list(class_map("mri_dataset_v100").values()) and len(table) == 3 + 56
+    assert table["path"][0] == "s0000/mri.nii.gz" and table["slice"][:3] == ["0", "3", "6"]
+    assert set(table["split"]) == {"train", "val", "test"}
+
+
 def test_mri_to_nnunet(mri_root, tmp_path, capsys):
     index = open_dataset(mri_root)
     assert index.modality == "mr" and index.class_map_name == "mri_dataset_v100" and len(index.classes) == 56
