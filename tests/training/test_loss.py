@@ -10,7 +10,6 @@ import torch
 
 from totalseg.training.loss import (
     deep_supervision_loss,
-    deep_supervision_scales,
     deep_supervision_weights,
     dice_ce_loss,
     downsample_targets,
@@ -45,10 +44,9 @@ def test_confident_correct_prediction_is_minus_one_and_absent_classes_count_as_p
     assert float(dice_ce_loss(wrong, target)) > 10
 
 
-def test_deep_supervision_weights_scales_and_targets():
+def test_deep_supervision_weights_and_targets():
     np.testing.assert_allclose(deep_supervision_weights(4), [8 / 14, 4 / 14, 2 / 14, 0])
     np.testing.assert_allclose(deep_supervision_weights(1), [1.0])
-    assert deep_supervision_scales([[1, 1, 1], [1, 2, 2], [2, 2, 2]]) == [[1, 1, 1], [1, 0.5, 0.5]]
     target = torch.arange(64, dtype=torch.uint8).reshape(1, 1, 4, 4, 4)
     full, half = downsample_targets(target, [(4, 4, 4), (2, 2, 2)])
     assert full is target
@@ -62,3 +60,12 @@ def test_deep_supervision_loss_is_the_weighted_sum():
     small_targets = downsample_targets(target, [(4, 4, 4)])
     expected = 2 / 3 * dice_ce_loss(outputs[0], target) + 1 / 3 * dice_ce_loss(outputs[1], small_targets[0])
     assert float(deep_supervision_loss(outputs, target)) == pytest.approx(float(expected), rel=1e-6)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from totalseg.training import loss, phantom
+
+    for module in (loss, phantom):
+        assert doctest.testmod(module, raise_on_error=False).failed == 0

@@ -46,17 +46,6 @@ def deep_supervision_weights(n_outputs: int) -> np.ndarray:
     return weights / weights.sum()
 
 
-def deep_supervision_scales(strides: Sequence[Sequence[int]]) -> list[list[float]]:
-    """Relative size of each output (full resolution first), from the network's strides.
-
-    Examples:
-        >>> deep_supervision_scales([[1, 1, 1], [2, 2, 2], [1, 2, 2]])
-        [[1.0, 1.0, 1.0], [0.5, 0.5, 0.5]]
-    """
-    cumulative = np.cumprod(np.array(strides, dtype=float), axis=0)
-    return [list(1 / c) for c in cumulative[:-1]]
-
-
 def downsample_targets(target: torch.Tensor, shapes: Sequence[Sequence[int]]) -> list[torch.Tensor]:
     """The labels at each output's resolution (nearest neighbour)."""
     out = []

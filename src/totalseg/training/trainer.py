@@ -112,6 +112,8 @@ def train(
     with tqdm(total=len(dataset.cases), desc="Preprocessing", unit="case", disable=quiet, leave=False) as bar:
         cases = preprocess_dataset(dataset, config, plans, cache, on_case=lambda _: bar.update())
     train_ids, val_ids = dataset.split(options.fold)
+    if not val_ids:
+        log("No validation cases in this fold: the pseudo Dice is measured on training cases")
     run = _Run(folder, plans, dataset.dataset_json, config, options, torch_device, quiet, log)
     run.setup([cases[i] for i in train_ids], [cases[i] for i in val_ids or train_ids], resume=resume)
     stopped_early = run.fit()
