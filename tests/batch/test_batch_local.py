@@ -125,7 +125,9 @@ def test_resume_refuses_other_options_and_a_second_run(scans, tiny_settings, tmp
     with pytest.raises(InputError, match="other segment options.*fastest"):
         run_batch(cases, out, options={**OPTIONS, "fastest": False, "fast": True}, settings=tiny_settings,
                   progress=False)
-    with BatchFolder(out).open(segment_options_with_defaults(OPTIONS)), \
+    run_batch(cases, out, options={**OPTIONS, "download": False}, settings=tiny_settings, progress=False)
+    stored = json.loads((out / ".totalseg-batch" / "options.json").read_text())
+    with BatchFolder(out).open(stored), \
             pytest.raises(OutputError, match="another totalseg batch"):
         run_batch(cases, out, options=OPTIONS, settings=tiny_settings, progress=False)
 

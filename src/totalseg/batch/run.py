@@ -20,6 +20,8 @@ from totalseg.settings import Settings
 
 # Errors that do not depend on the case: every case would fail the same way, so the batch stops.
 _FATAL = {"WeightsError": WeightsError, "DownloadError": DownloadError}
+# Options that do not change what a case's outputs hold: a resumed run may change them.
+_RUN_ONLY = ("download",)
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ def run_batch(
     options = segment_options_with_defaults(options or {})
     cases = [replace(c, input=c.input.absolute()) for c in cases]  # workers may run elsewhere
     folder = BatchFolder(Path(outdir).absolute())
-    with folder.open(options):
+    with folder.open({k: v for k, v in options.items() if k not in _RUN_ONLY}):
         todo = [c for c in cases if not folder.is_done(c.name)]
         job = SegmentJob(folder.root, options, _absolute(settings or Settings.from_env()))
         results: dict[str, CaseResult] = {}
