@@ -85,3 +85,23 @@ def test_loader_oversamples_foreground_and_is_deterministic(dataset, tmp_path):
     inline = [augmented.batch(2, i) for i in range(4)]
     assert all(torch.equal(a.image, b.image) and a.params == b.params for a, b in zip(threaded, inline))
     assert not torch.equal(augmented.batch(3, 0).image, inline[0].image)
+
+
+def test_bad_label_maps_are_refused(tmp_path):
+    import nibabel as nib
+
+    from totalseg.errors import InputError
+
+    root = write_phantom_dataset(tmp_path / "D", n_train=2, shape=(8, 8, 8))
+    ds = RawDataset.from_folder(root)
+    label = ds.cases[0].label
+    nib.save(nib.Nifti1Image(np.zeros((8, 8, 6), np.uint8), np.diag([3.0, 3, 3, 1])), label)
+    with pytest.raises(InputError, match="does not match its image"):
+        read_case(ds.cases[0])
+    nib.save(nib.Nifti1Image(np.full((8, 8, 8), 0.5, np.float32), np.diag([3.0, 3, 3, 1])), label)
+    with pytest.raises(InputError, match="non-integer"):
+        read_case(ds.cases[0])
+    nib.save(nib.Nifti1Image(np.full((8, 8, 8), 300, np.int16), np.diag([3.0, 3, 3, 1])), label)
+    config = ModelConfig.from_dicts(plans_for(ds, "3mm"), ds.dataset_json)
+    with pytest.raises(InputError, match="label ids must be 0..255, got 300..300"):
+        preprocess_arrays(ds.cases[0], config)

@@ -13,6 +13,7 @@ import numpy as np
 from totalseg.errors import InputError
 from totalseg.imaging.orientation import to_canonical
 from totalseg.imaging.resample import header_zooms
+from totalseg.imaging.volume import LabelVolume, Volume
 from totalseg.io import read_volume
 from totalseg.training.raw import RawCase, RawDataset
 
@@ -60,10 +61,12 @@ def compute_fingerprint(
     return Fingerprint(tuple(spacings), tuple(shapes), intensity)
 
 
-def read_case(case: RawCase):
-    """(image, labels) of a case as canonical Volumes; the two must share their grid."""
-    from totalseg.imaging.volume import LabelVolume
+def read_case(case: RawCase) -> tuple[Volume, LabelVolume]:
+    """(image, labels) of a case as canonical Volumes; the two must share their grid.
 
+    Raises:
+        InputError: the label map is on another grid or holds non-integer values.
+    """
     image, _ = to_canonical(read_volume(case.image))
     raw_labels = read_volume(case.label)
     labels, _ = to_canonical(LabelVolume(raw_labels.array, affine=raw_labels.affine))

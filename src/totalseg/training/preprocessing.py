@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from totalseg.engine.preprocess import preprocess
+from totalseg.errors import InputError
 from totalseg.imaging.resample import resample_to_shape, resample_to_spacing
 from totalseg.imaging.volume import LabelVolume
 from totalseg.io.atomic import atomic_path, atomic_write_text
@@ -63,7 +64,7 @@ def preprocess_arrays(case: RawCase, config: ModelConfig, *, seed: int = 0) -> t
     pre = preprocess(grid.array, config)
     seg_array = np.asarray(seg.array)
     if seg_array.max(initial=0) > 255 or seg_array.min(initial=0) < 0:
-        raise ValueError(f"{case.label}: label ids must be 0..255")
+        raise InputError(f"{case.label}: label ids must be 0..255, got {seg_array.min()}..{seg_array.max()}")
     seg_net = np.ascontiguousarray(_network_order(seg_array.astype(np.uint8), config)[pre.bbox])[None]
     return pre.data.numpy(), seg_net
 
