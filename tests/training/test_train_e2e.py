@@ -115,3 +115,12 @@ def test_cli_errors_are_one_line(phantoms, tmp_path, capsys):
         nib.save(nib.Nifti1Image(np.zeros(img.shape, np.uint8), img.affine), label)
     assert main(["train", str(empty), "--out", str(tmp_path / "m"), "-d", "cpu", "-q"]) == 2
     assert "every label map is empty" in capsys.readouterr().err
+
+
+def test_plan_only(phantoms, tmp_path, capsys):
+    assert main(["train", str(phantoms), "--out", str(tmp_path), "--plan-only", "--config", "6mm", "-q"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    folder = tmp_path / "nnUNetTrainerNoMirroring__nnUNetPlans__3d_fullres"
+    assert out[0].startswith("Plans: spacing [6.0, 6.0, 6.0] mm, patch [16, 16, 16], batch 2")
+    assert out[-1] == str(folder / "plans.json")
+    assert sorted(p.name for p in folder.iterdir()) == ["dataset.json", "plans.json"]

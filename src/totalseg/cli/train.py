@@ -45,6 +45,8 @@ def register(subparsers) -> None:
                    help="background threads making batches (default 1; 0 makes them in the training thread)")
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch (default: torch's choice)")
     p.add_argument("--cache", metavar="DIR", help="preprocessed data cache (default MODEL_DIR/preprocessed)")
+    p.add_argument("--plan-only", action="store_true",
+                   help="write plans.json and dataset.json, print the plan and stop (no preprocessing or training)")
     p.add_argument("--no-validation", action="store_true", help="skip segmenting and scoring the validation cases")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(handler=run)
@@ -74,6 +76,11 @@ def run(args: argparse.Namespace) -> int:
                            seed=args.seed, loader_threads=args.loader_threads,
                            final_validation=not args.no_validation)
     log = (lambda _line: None) if args.quiet else (lambda line: print(line, file=sys.stderr))
+    if args.plan_only:
+        from totalseg.training.trainer import plan
+
+        print(plan(args.raw_dir, args.out, planner=planner, mirror=args.mirror, quiet=args.quiet, log=print))
+        return 0
     result = train(args.raw_dir, args.out, planner=planner, options=options, device=args.device,
                    resume=args.resume, cache_dir=args.cache, quiet=args.quiet, log=log)
     ending = "stopped by --max-minutes" if result.stopped_early else "done"

@@ -33,7 +33,7 @@ from totalseg.training.export import checkpoint_state, model_folder, save_checkp
 from totalseg.training.fingerprint import compute_fingerprint
 from totalseg.training.loader import PatchLoader
 from totalseg.training.loss import deep_supervision_loss
-from totalseg.training.planner import CONFIGURATION, PlannerOptions, plan_experiment
+from totalseg.training.planner import CONFIGURATION, PlannerOptions, Topology, estimate_memory_gb, plan_experiment
 from totalseg.training.preprocessing import preprocess_dataset
 from totalseg.training.progress import EpochRecord, TrainingLog
 from totalseg.training.raw import RawDataset
@@ -121,6 +121,33 @@ def train(
     return TrainResult(folder, len(run.log.records), stopped_early, dice)
 
 
+def plan(
+    raw_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    planner: PlannerOptions = PlannerOptions(),
+    mirror: bool = False,
+    quiet: bool = False,
+    log: Callable[[str], None] = print,
+) -> Path:
+    """Fingerprint and plan only: write the model folder's ``plans.json`` and ``dataset.json``.
+
+    ``train`` with the same ``out_dir`` then plans again (the same plans for the same options), so
+    this is for looking at (or hand-editing and then resuming from) a plan before training.
+
+    Returns:
+        The path of ``plans.json``.
+
+    Examples:
+        >>> plan("Dataset900_Phantom", "model", planner=PlannerOptions(config="3mm"))  # doctest: +SKIP
+        PosixPath('model/nnUNetTrainerNoMirroring__nnUNetPlans__3d_fullres/plans.json')
+    """
+    dataset = RawDataset.from_folder(raw_dir)
+    folder = model_folder(Path(out_dir), mirror=mirror)
+    _plans(dataset, folder, planner, False, quiet, log)
+    return folder / "plans.json"
+
+
 def _plans(dataset: RawDataset, folder: Path, planner: PlannerOptions, resume: bool, quiet: bool, log) -> dict:
     import json
 
@@ -137,8 +164,11 @@ def _plans(dataset: RawDataset, folder: Path, planner: PlannerOptions, resume: b
     plans = plan_experiment(fingerprint, dataset.dataset_json, options=planner, name=dataset.root.name)
     conf = plans["configurations"][CONFIGURATION]
     arch = conf["architecture"]["arch_kwargs"]
+    memory = estimate_memory_gb(conf["patch_size"], Topology(arch["kernel_sizes"], arch["strides"]),
+                                arch["features_per_stage"], conf["batch_size"], arch["n_conv_per_stage"][0])
     log(f"Plans: spacing {conf['spacing']} mm, patch {conf['patch_size']}, batch {conf['batch_size']}, "
-        f"{arch['n_stages']} stages, features {arch['features_per_stage']}")
+        f"{arch['n_stages']} stages, features {arch['features_per_stage']}, "
+        f"batch Dice {conf['batch_dice']}, ~{memory:.1f} GB training memory")
     write_model_json(folder, plans, dataset.dataset_json)
     return plans
 
