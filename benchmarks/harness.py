@@ -107,10 +107,6 @@ def _rss(proc: psutil.Process) -> int:
         return 0
 
 
-def ours_cmd() -> list[str]:
-    return [sys.executable, "-m", "totalseg.cli"]
-
-
 def machine() -> str:
     """One line describing the machine the numbers come from."""
     import torch
