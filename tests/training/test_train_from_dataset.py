@@ -52,4 +52,5 @@ def test_max_minutes_stops_early_and_writes_the_final_checkpoint(tmp_path, one_t
     assert result.stopped_early and result.epochs_done == 1
     log = json.loads((result.model_dir / "fold_0" / "training_log.json").read_text())
     assert log[0]["iterations"] < 50
+    assert 0 < log[0]["train_seconds"] <= log[0]["seconds"] and log[0]["peak_gpu_memory_gb"] is None  # CPU
     assert (result.model_dir / "fold_0" / "checkpoint_final.pth").is_file()

@@ -26,6 +26,8 @@ class EpochRecord:
     lr: float
     seconds: float
     iterations: int
+    train_seconds: float = float("nan")  # the training iterations alone (no validation, no checkpoint)
+    peak_gpu_memory_gb: float | None = None  # torch's peak allocation on a CUDA device in this epoch
 
 
 @dataclass
@@ -52,10 +54,12 @@ class TrainingLog:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(["epoch", "train_loss", "val_loss", "mean_fg_dice", "ema_fg_dice", "lr", "seconds",
-                         "iterations"])
+                         "iterations", "train_seconds", "peak_gpu_memory_gb"])
         for r in self.records:
+            peak = "" if r.peak_gpu_memory_gb is None else f"{r.peak_gpu_memory_gb:.3f}"
             writer.writerow([r.epoch, f"{r.train_loss:.5f}", f"{r.val_loss:.5f}", f"{r.mean_fg_dice:.5f}",
-                             f"{r.ema_fg_dice:.5f}", f"{r.lr:.6g}", f"{r.seconds:.2f}", r.iterations])
+                             f"{r.ema_fg_dice:.5f}", f"{r.lr:.6g}", f"{r.seconds:.2f}", r.iterations,
+                             f"{r.train_seconds:.2f}", peak])
         atomic_write_text(folder / "training_log.csv", buffer.getvalue())
         atomic_write_text(folder / "training_log.json", json.dumps(self.to_state(), indent=1))
         self.plot(folder / "progress.png")

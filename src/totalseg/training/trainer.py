@@ -213,11 +213,16 @@ class _Run:
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
             started = time.monotonic()
+            if self.device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(self.device)
             train_loss, iterations = self._train_epoch(epoch, deadline)
+            train_seconds = time.monotonic() - started
             val_loss, per_class = self._validate()
             mean = float(np.nanmean(per_class)) if not np.all(np.isnan(per_class)) else 0.0
+            peak = torch.cuda.max_memory_allocated(self.device) / 1024**3 if self.device.type == "cuda" else None
             record = EpochRecord(epoch, train_loss, val_loss, [float(d) for d in per_class], mean,
-                                 self.log.next_ema(mean), lr, time.monotonic() - started, iterations)
+                                 self.log.next_ema(mean), lr, time.monotonic() - started, iterations,
+                                 train_seconds, peak)
             best = record.ema_fg_dice > max((r.ema_fg_dice for r in self.log.records), default=-1.0)
             self.log.records.append(record)
             self._save("checkpoint_latest.pth", epoch + 1)
