@@ -21,7 +21,7 @@ IDS = {name: i for i, name in CLASSES.items()}
 
 def abdomen(*, liver_hu=35, spleen_hu=50, l1_hu=150, aorta_hu=40, portal_hu=None, aorta_radius_mm=10.0,
             tilt_deg=0.0, tube_z_mm=(10.0, 190.0), liver_centre=(30.0, 75.0, 100.0), with_l1=True, with_aorta=True,
-            with_organs=True):
+            with_organs=True, with_kidney=False):
     """A RAS abdomen: ellipsoid liver and spleen, box vertebrae (cortical shell 500 HU), a cylinder aorta.
 
     Returns the image (int16 HU), the labels and the exact voxel counts of liver and spleen.
@@ -54,6 +54,9 @@ def abdomen(*, liver_hu=35, spleen_hu=50, l1_hu=150, aorta_hu=40, portal_hu=None
         dist2 = (rel**2).sum(axis=0) - along**2
         tube = (dist2 <= aorta_radius_mm**2) & (z >= tube_z_mm[0]) & (z <= tube_z_mm[1]) & (labels == 0)
         labels[tube], image[tube] = IDS["aorta"], aorta_hu
+    if with_kidney:
+        kidney = ellipsoid((108.0, 40.0, 70.0), (10.0, 10.0, 25.0)) & (labels == 0)
+        labels[kidney], image[kidney] = IDS["kidney_left"], 30
     if portal_hu is not None:
         portal = ellipsoid((58.0, 85.0, 100.0), (3.0, 3.0, 15.0))
         labels[portal], image[portal] = IDS["portal_vein_and_splenic_vein"], portal_hu
@@ -159,6 +162,20 @@ def test_structures_outside_the_roi_subset(plain):
     assert "was not segmented" in m["spleen_volume"]["reason"]
     assert "was not segmented" in m["abdominal_aorta_max_diameter"]["reason"]
     assert m["l1_trabecular_attenuation"]["status"] == "not measurable"
+
+
+def test_aorta_level_from_the_kidneys_without_vertebra_levels():
+    """The MR task has no vertebra levels: the abdominal aorta is taken below the upper kidney pole."""
+    vol, labels, *_ = abdomen(with_kidney=True)
+    mr_like = {IDS[n]: n for n in ("liver", "spleen", "kidney_left", "aorta")}
+    out = clinical_measurements(vol, labels, mr_like, modality="mr")["measurements"]
+    aorta = out["abdominal_aorta_max_diameter"]
+    assert aorta["status"] == "measured" and aorta["value"] == pytest.approx(20.0, abs=1.0)
+    assert "upper pole of the higher kidney" in aorta["method"]
+    assert aorta["level_z_mm"] < -300 + 95  # below the kidney top (z 95 mm above the origin at -300)
+    assert out["kidney_left_volume"]["value"] == pytest.approx(4 / 3 * np.pi * 10 * 10 * 25 / 1000, rel=0.05)
+    no_kidney = clinical_measurements(vol, labels, {IDS["aorta"]: "aorta"}, modality="mr")["measurements"]
+    assert "no vertebra levels and no kidney" in no_kidney["abdominal_aorta_max_diameter"]["reason"]
 
 
 def test_mr_gives_volumes_only(tmp_path, plain):

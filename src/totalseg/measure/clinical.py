@@ -290,17 +290,26 @@ def _organ_volume(ctx: _Context, name: str, source: str, normal_ml: tuple[float 
                      thresholds={"reference_low_ml": low, "reference_high_ml": high})
 
 
-def _abdominal_slices(ctx: _Context) -> tuple[range, bool] | str:
-    """Axial slices below the aortic hiatus (top of T12), and whether T12's top is in view."""
+def _abdominal_slices(ctx: _Context) -> tuple[range, bool, str] | str:
+    """Axial slices of the abdominal aorta, whether their upper limit is in view, and that limit's name.
+
+    The limit is the aortic hiatus (top of T12); without vertebra levels (the MR task has one
+    ``vertebrae`` class) the upper pole of the higher kidney, which keeps the infrarenal aorta
+    where most aneurysms lie but misses the few centimetres between T12 and the renal arteries.
+    """
     depth = ctx.labels.shape[2]
     t12 = ctx.box("vertebrae_T12")
     if t12 is not None:
-        return range(0, t12[2].stop), t12[2].stop < depth - 3
+        return range(0, t12[2].stop), t12[2].stop < depth - 3, "top of T12"
     if any(ctx.box(n) is not None for n in LUMBAR) and all(ctx.box(n) is None for n in THORACIC):
-        return range(0, depth), False
-    if not any(n in ctx.ids for n in ("vertebrae_T12", *LUMBAR)):
-        return "the task has no vertebra labels to locate the diaphragm level"
-    return "the abdominal aorta (below T12) is not in the image"
+        return range(0, depth), False, "top of T12"
+    if any(n in ctx.ids for n in ("vertebrae_T12", *LUMBAR)):
+        return "the abdominal aorta (below T12) is not in the image"
+    kidneys = [box for box in (ctx.box("kidney_left"), ctx.box("kidney_right")) if box is not None]
+    if not kidneys:
+        return "no vertebra levels and no kidney in the image to locate the abdominal aorta"
+    top = max(box[2].stop for box in kidneys)
+    return range(0, top), top < depth - 3, "upper pole of the higher kidney"
 
 
 def _aorta_diameter(ctx: _Context) -> dict[str, Any]:
@@ -310,7 +319,7 @@ def _aorta_diameter(ctx: _Context) -> dict[str, Any]:
     region = _abdominal_slices(ctx)
     if isinstance(region, str):
         return _not_measurable(region, "mm", "aorta")
-    slices, top_in_view = region
+    slices, top_in_view, upper_limit = region
     box = found[1]
     if any(s.start < 1 or s.stop > n - 1 for s, n in zip(box[:2], ctx.labels.shape[:2])):
         return _not_measurable("the aorta touches the side of the field of view", "mm", "aorta")
@@ -333,7 +342,7 @@ def _aorta_diameter(ctx: _Context) -> dict[str, Any]:
     if coverage == "partial":
         finding += " Only part of the abdominal aorta is in view; the maximum may lie outside it."
     return _measured(d, "mm", flag, finding, "aorta", "maximum diameter of cross-sections perpendicular to the "
-                     "centerline below the top of T12 (3-slice running median)",
+                     f"centerline below the {upper_limit} (3-slice running median)",
                      thresholds={"aneurysm_min_mm": 30, "repair_consideration_mm": 55},
                      equivalent_diameter_mm=round(result.equivalent_mm, 1), coverage=coverage,
                      level_z_mm=round(float((ctx.image.affine @ [0, 0, result.slice_index, 1])[2]), 1),
