@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -20,8 +21,10 @@ from totalseg.engine.segment import SegmentRequest, segment_volume
 from totalseg.errors import DownloadError, InputError, OutputError, WeightsError
 from totalseg.imaging.volume import Volume
 from totalseg.io import read_volume
+from totalseg.io.dicom import default_task, is_dicom_source, read_dicom_input
 from totalseg.io.nifti_ext import add_label_map_to_nifti
-from totalseg.io.writers import write_class_masks, write_multilabel
+from totalseg.io.outputs import DICOM_OUTPUT_TYPES, OutputPlan, normalize_output_types, plan_outputs, write_outputs
+from totalseg.measure.reports import MeasureOptions, ModelGridCapture, write_reports
 from totalseg.models.custom import custom_task
 from totalseg.models.model import Model, load_model
 from totalseg.models.store import WeightsStore
@@ -33,10 +36,11 @@ def segment(
     input: str | os.PathLike | nib.Nifti1Image | Volume,
     output: str | os.PathLike | None = None,
     *,
-    task: str = "total",
+    task: str | None = None,
     fast: bool = False,
     fastest: bool = False,
     ml: bool = False,
+    output_type: str | Sequence[str] = "nifti",
     roi_subset: Sequence[str] | None = None,
     body_seg: bool = False,
     force_split: bool = False,
@@ -49,16 +53,27 @@ def segment(
     settings: Settings | None = None,
     on_tile: Callable[[], None] | None = None,
     on_stage: Callable[[str], None] | None = None,
+    statistics: bool | str | os.PathLike = False,
+    statistics_extra: bool = False,
+    statistics_include_incomplete: bool = False,
+    statistics_aggregation: str = "mean",
+    clinical: bool = False,
+    preview: bool = False,
 ) -> nib.Nifti1Image:
     """Segment a CT or MR image with the official TotalSegmentator models.
 
     Args:
-        input: a NIfTI/NRRD/MHA path, a nibabel image or an already read Volume.
+        input: a NIfTI/NRRD/MHA path, a DICOM folder or ``.zip`` (the CT/MR series with the most
+            slices), a nibabel image or an already read Volume.
         output: a folder for per-class ``<name>.nii.gz`` masks, or with ``ml=True`` the path of
-            one multilabel file; ``None`` writes nothing.
-        task: ``total`` (CT, 117 classes), ``total_mr`` (MR, 50 classes) or ``body``.
+            one multilabel file; with DICOM output types see :mod:`totalseg.io.outputs`;
+            ``None`` writes nothing.
+        task: ``total`` (CT, 117 classes), ``total_mr`` (MR, 50 classes) or ``body``; by default
+            ``total_mr`` for an MR DICOM series and ``total`` otherwise.
         fast, fastest: the 3 mm / 6 mm single models instead of the 1.5 mm ones.
         ml: write one multilabel file instead of one file per class.
+        output_type: ``nifti``, ``dicom_seg``, ``dicom_rtstruct`` or several of them (DICOM types
+            need a DICOM input and write one multilabel NIfTI, as the official tool does).
         roi_subset: only these classes: the image is first cropped around them with a rough model
             and only the parts that predict them run.
         body_seg: crop to the body with the 6 mm body model first (CT only).
@@ -73,6 +88,14 @@ def segment(
         on_tile: called after each sliding-window tile (progress reporting, e.g. in the web app).
         on_stage: called with ``"load"``, ``"predict"`` and ``"write"`` as each stage begins
             (reading begins with the call): per-stage timings, and the batch runner's inference lock.
+        statistics: write ``statistics.json`` (volume in mm3 and mean intensity per structure) as the
+            official tool does, into the output folder, or to this path; with ``fast`` computed on
+            the 3 mm model grid. See :mod:`totalseg.measure.statistics`.
+        statistics_extra: add voxel count, intensity std/min/max/median, centroid and bounding box.
+        statistics_include_incomplete: also measure structures within 3 voxels of the border.
+        statistics_aggregation: ``mean`` (default) or ``median`` intensity.
+        clinical: write ``clinical.json`` (bone density at L1, liver fat, organ volumes, aorta).
+        preview: write ``preview.png`` (three slices with coloured overlays and a legend).
 
     Returns:
         The multilabel segmentation (uint8) with the input's affine and header and the label
@@ -84,11 +107,23 @@ def segment(
         True
     """
     settings = settings or Settings.from_env()
+    output_types = normalize_output_types(output_type)
+    if any(t in DICOM_OUTPUT_TYPES for t in output_types) and not _is_dicom_input(input):
+        raise InputError("--output_type dicom_seg/dicom_rtstruct needs a DICOM input (a folder or .zip of a "
+                         "series); use --output_type nifti for this input")
+    series = read_dicom_input(input)
+    if series is not None and not quiet:
+        print(f"DICOM input: {series.description}", file=sys.stderr)
+    task = task or default_task(series)
     request = _request(task, fast, fastest, roi_subset, body_seg, force_split, resampling_order, precision,
                        model_dir)
+    plan = _plan(output, output_types, ml, request.task.name)
     torch_device = device_from_name(device)
-    out_path = _check_output(output, ml)
-    vol = input if isinstance(input, Volume) else read_volume(input)
+    measures = MeasureOptions(statistics, statistics_extra, statistics_include_incomplete, statistics_aggregation,
+                              clinical, preview, fast=fast)
+    reports = measures.targets(plan.folder if plan is not None else None)
+    grid = ModelGridCapture() if "statistics" in reports and fast else None
+    vol = series.volume if series is not None else input if isinstance(input, Volume) else read_volume(input)
     stage = on_stage or (lambda name: None)
     stage("load")
     load = _loader(settings, torch_device, model_dir, download=download, progress=not quiet)
@@ -101,14 +136,13 @@ def segment(
             if on_tile is not None:
                 on_tile()
 
-        labels = segment_volume(vol, request, load, on_tile=tick)
+        labels = segment_volume(vol, request, load, on_tile=tick, on_model_grid=grid)
     stage("write")
     classes = request.output_classes
-    if out_path is not None:
-        if ml:
-            write_multilabel(labels, out_path, classes)
-        else:
-            write_class_masks(labels, out_path, classes)
+    if plan is not None:
+        write_outputs(labels, classes, plan, series)
+    write_reports(vol, labels, classes, measures, reports, modality=request.task.modality, model_grid=grid,
+                  title=f"totalseg {request.task.name}")
     return add_label_map_to_nifti(labels.to_nifti(dtype="uint8"), classes)
 
 
@@ -138,6 +172,21 @@ def _check_roi(roi_subset: Sequence[str], task: Task) -> tuple[str, ...]:
             hint = f"; did you mean {', '.join(close)}?" if close else "; see `totalseg info --task " + task.name + "`"
             raise InputError(f"unknown ROI class {name!r} for task {task.name}{hint}")
     return tuple(dict.fromkeys(roi_subset))
+
+
+def _is_dicom_input(input) -> bool:
+    return isinstance(input, (str, os.PathLike)) and is_dicom_source(input)
+
+
+def _plan(output, output_types: tuple[str, ...], ml: bool, task_name: str) -> OutputPlan | None:
+    """Where each output goes, checked before any work."""
+    if output is None:
+        return None
+    plan = plan_outputs(output, output_types, ml=ml, task_name=task_name)
+    for path, is_file in ((plan.nifti, plan.nifti_ml), (plan.dicom_seg, True), (plan.dicom_rtstruct, True)):
+        if path is not None:
+            _check_output(path, is_file)
+    return plan
 
 
 def _check_output(output, ml: bool) -> Path | None:

@@ -15,7 +15,8 @@ def register(subparsers) -> None:
         "segment", help="segment a CT or MR image",
         description="Segment a CT or MR image with the official TotalSegmentator models.",
     )
-    p.add_argument("-i", "--input", required=True, metavar="PATH", help="image: .nii, .nii.gz, .nrrd, .mha, .mhd")
+    p.add_argument("-i", "--input", required=True, metavar="PATH",
+                   help="image (.nii, .nii.gz, .nrrd, .mha, .mhd) or DICOM folder / .zip of a study")
     p.add_argument("-o", "--output", required=True, metavar="PATH",
                    help="folder for per-class masks, or the multilabel file with --ml")
     add_segment_options(p)
@@ -24,8 +25,8 @@ def register(subparsers) -> None:
 
 def add_segment_options(p: argparse.ArgumentParser) -> None:
     """Every segment option but input and output; ``totalseg batch`` takes the same ones."""
-    p.add_argument("-ta", "--task", default="total", choices=TASK_NAMES, metavar="TASK",
-                   help=f"one of {', '.join(TASK_NAMES)} (default total)")
+    p.add_argument("-ta", "--task", default=None, choices=TASK_NAMES, metavar="TASK",
+                   help=f"one of {', '.join(TASK_NAMES)} (default total; total_mr for an MR DICOM series)")
     speed = p.add_mutually_exclusive_group()
     speed.add_argument("-f", "--fast", action="store_true", help="3 mm model")
     speed.add_argument("-ff", "--fastest", action="store_true", help="6 mm model")
@@ -37,17 +38,36 @@ def add_segment_options(p: argparse.ArgumentParser) -> None:
                    help="spline order of the input resampling (default 1)")
     p.add_argument("-d", "--device", default="gpu",
                    help="cpu, gpu, gpu:N or mps (default gpu, falling back to cpu without one)")
-    p.add_argument("-ot", "--output_type", nargs="+", default=["nifti"], choices=["nifti"],
-                   help="output formats (nifti)")
+    p.add_argument("-ot", "--output_type", nargs="+", default=["nifti"], metavar="TYPE",
+                   help="nifti, dicom_seg, dicom_rtstruct; several allowed (-ot nifti dicom_seg or "
+                        "-ot nifti,dicom_seg); DICOM types need a DICOM input")
     p.add_argument("--model-dir", metavar="DIR", help="run this nnU-Net v2 model folder instead of a task")
     p.add_argument("--precision", default="nnunet", choices=["nnunet", "fp32"],
                    help="nnunet: masks identical to the official tool (default); fp32: fp32 accumulation")
     p.add_argument("--no-download", action="store_true", help="fail instead of downloading missing weights")
+    _add_measure_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.add_argument("-v", "--verbose", action="store_true", help="more output")
     # Accepted for compatibility with the official command line; totalseg needs no worker threads.
     p.add_argument("-nr", "--nr_thr_resamp", type=int, default=1, help=argparse.SUPPRESS)
     p.add_argument("-ns", "--nr_thr_saving", type=int, default=None, help=argparse.SUPPRESS)
+
+
+def _add_measure_options(p: argparse.ArgumentParser) -> None:
+    """The official statistics and preview flags, and --clinical."""
+    p.add_argument("-s", "--statistics", nargs="?", const=True, default=False, metavar="PATH",
+                   help="write statistics.json (volume in mm3, mean intensity) into the output folder, or to PATH")
+    p.add_argument("-sii", "--stats_include_incomplete", "--statistics_include_incomplete", action="store_true",
+                   dest="statistics_include_incomplete",
+                   help="also measure structures cut off by the image border (within 3 voxels)")
+    p.add_argument("-sa", "--stats_aggregation", dest="statistics_aggregation", default="mean",
+                   choices=["mean", "median"], help="intensity aggregation of the statistics (default mean)")
+    p.add_argument("-sx", "--statistics_extra", action="store_true",
+                   help="add voxel count, intensity std/min/max/median, centroid and bounding box (voxels, mm)")
+    p.add_argument("--clinical", action="store_true",
+                   help="write clinical.json: L1 bone density, liver fat, organ volumes, aorta diameter")
+    p.add_argument("-p", "--preview", action="store_true",
+                   help="write preview.png: axial, coronal and sagittal slices with coloured masks")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,6 +79,9 @@ def run(args: argparse.Namespace) -> int:
         roi_subset=args.roi_subset, body_seg=args.body_seg, force_split=args.force_split,
         resampling_order=args.resampling_order, device=args.device, quiet=args.quiet,
         model_dir=args.model_dir, precision=args.precision, download=not args.no_download,
+        output_type=args.output_type, statistics=args.statistics, statistics_extra=args.statistics_extra,
+        statistics_include_incomplete=args.statistics_include_incomplete,
+        statistics_aggregation=args.statistics_aggregation, clinical=args.clinical, preview=args.preview,
     )
     if not args.quiet:
         print(f"Segmentation written to {args.output} in {time.perf_counter() - start:.1f} s", file=sys.stderr)

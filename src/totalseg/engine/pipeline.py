@@ -29,6 +29,8 @@ SPLIT_MARGIN = 20
 
 ModelLoader = Callable[[ModelSpec], Model]
 TileCallback = Callable[[], None]
+# Receives the image on the model grid (cropped, canonical, resampled, int32) and its labels there.
+ModelGridCallback = Callable[[Volume, LabelVolume], None]
 
 
 @dataclass(frozen=True)
@@ -50,8 +52,13 @@ def run_task(
     crop_margin_mm: tuple[float, float, float] = (3, 3, 3),
     only_models: Sequence[int] | None = None,
     on_tile: TileCallback | None = None,
+    on_model_grid: ModelGridCallback | None = None,
 ) -> LabelVolume:
-    """Labels of ``task`` on the grid of ``vol`` (uint8, global label ids of ``task.classes``)."""
+    """Labels of ``task`` on the grid of ``vol`` (uint8, global label ids of ``task.classes``).
+
+    ``on_model_grid`` sees the model-grid image and labels before they go back to the input grid
+    (the official tool computes ``--fast`` statistics there).
+    """
     work, bbox = vol, None
     if crop_mask is not None:
         bbox = mask_bbox(crop_mask, margin_vox=margin_in_voxels(vol.affine, crop_margin_mm))
@@ -66,6 +73,8 @@ def run_task(
     labels = _predict_models(model_grid.array, task, models, load, options, on_tile)
     if task.name == "body":
         labels = _clean_body(labels, task, model_grid)
+    if on_model_grid is not None:
+        on_model_grid(Volume(model_grid.array, affine=model_grid.affine), LabelVolume(labels, affine=model_grid.affine))
     on_canonical = resample_to_shape(LabelVolume(labels, affine=model_grid.affine), shape=canonical.shape,
                                      affine=canonical.affine)
     result = how.undo(on_canonical)

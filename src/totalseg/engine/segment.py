@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from totalseg.engine.pipeline import ModelLoader, RunOptions, TileCallback, run_task
+from totalseg.engine.pipeline import ModelGridCallback, ModelLoader, RunOptions, TileCallback, run_task
 from totalseg.imaging.volume import LabelVolume, Volume
 from totalseg.models.tasks import Task, get_task
 
@@ -38,9 +38,13 @@ def crop_task_for(task: Task) -> Task:
 
 
 def segment_volume(
-    vol: Volume, request: SegmentRequest, load: ModelLoader, *, on_tile: TileCallback | None = None
+    vol: Volume, request: SegmentRequest, load: ModelLoader, *, on_tile: TileCallback | None = None,
+    on_model_grid: ModelGridCallback | None = None,
 ) -> LabelVolume:
-    """Labels of ``request.task`` on the grid of ``vol`` (uint8), restricted to the ROI if any."""
+    """Labels of ``request.task`` on the grid of ``vol`` (uint8), restricted to the ROI if any.
+
+    ``on_model_grid`` is called by the main task's run (not the crop run), see ``run_task``.
+    """
     task, opts = request.task, request.options
     crop_mask, margin, only = None, BODY_MARGIN_MM, None
     if request.roi_subset is not None:
@@ -54,7 +58,7 @@ def segment_volume(
         crop_mask = body.array > 0
     labels = run_task(
         vol, task, load, options=opts, crop_mask=crop_mask, crop_margin_mm=margin, only_models=only,
-        on_tile=on_tile,
+        on_tile=on_tile, on_model_grid=on_model_grid,
     )
     if request.roi_subset is not None:
         keep = np.isin(labels.array, list(request.output_classes))
