@@ -274,3 +274,15 @@ def test_cli_dicom_seg_from_nifti_exits_2_with_one_line(ct_small_path, tmp_path)
     )
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "needs a DICOM input" in result.stderr
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from totalseg.anatomy import snomed
+    from totalseg.io import dicom, dicom_seg, outputs, rtstruct
+
+    for module in (dicom, dicom_seg, outputs, rtstruct, snomed):
+        result = doctest.testmod(module, raise_on_error=False)
+        assert result.failed == 0, module.__name__
+        assert result.attempted > 0, module.__name__

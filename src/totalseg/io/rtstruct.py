@@ -65,7 +65,7 @@ def mask_contours(mask: np.ndarray) -> list[np.ndarray]:
     Examples:
         >>> square = np.zeros((5, 5), bool); square[1:3, 1:3] = True
         >>> mask_contours(square)[0].tolist()
-        [[2.5, 1.0], [2.5, 2.0], [2.0, 2.5], [1.0, 2.5], [0.5, 2.0], [0.5, 1.0], [1.0, 0.5], [2.0, 0.5]]
+        [[2.5, 2.0], [2.5, 1.0], [2.0, 0.5], [1.0, 0.5], [0.5, 1.0], [0.5, 2.0], [1.0, 2.5], [2.0, 2.5]]
     """
     measure = _skimage_measure()
     padded = np.pad(mask.astype(np.uint8), 1)  # every contour closes inside the padding
