@@ -29,12 +29,12 @@ def _upload(at, name: str, data: bytes):
 def _run_segmentation(at, timeout_s: float = 90):
     at.get("form_submit_button")[0].click()
     at.run()
-    job = at.session_state["job"]
     deadline = time.monotonic() + timeout_s
-    while "job" in at.session_state and time.monotonic() < deadline:
+    while "outcome" not in at.session_state and time.monotonic() < deadline:  # the page polls meanwhile
         time.sleep(0.3)
         at.run()
-    return job
+    assert "job" not in at.session_state
+    return at.session_state["outcome"]
 
 
 # Segment page -------------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -56,6 +57,7 @@ class Case:
         seconds: how long that run took.
         series: the DICOM series (:class:`totalseg.io.dicom.DicomSeries`) of a DICOM input, whose
             headers the DICOM-SEG and RTSTRUCT exports reference; ``None`` for other files.
+        notes: what the reader warned about while reading the image.
     """
 
     name: str
@@ -66,6 +68,7 @@ class Case:
     choice: RunChoice | None = None
     seconds: float = 0.0
     series: Any = None
+    notes: tuple[str, ...] = ()
 
     @property
     def is_dicom(self) -> bool:
@@ -117,13 +120,22 @@ class Case:
 
 
 def open_case(name: str, path: Path) -> Case:
-    """Read an image file, or a DICOM series (a folder or ``.zip``; its headers are kept for the DICOM exports)."""
-    if path.is_dir() or path.name.lower().endswith(".zip"):
-        from totalseg.io.dicom import read_dicom_series
+    """Read an image file, or a DICOM series (a folder or ``.zip``; its headers are kept for the DICOM exports).
 
-        series = read_dicom_series(path)
-        return Case(name=name, path=path, image=series.volume, series=series)
-    return Case(name=name, path=path, image=read_volume(path))
+    The readers' warnings (filled UIDs, gantry tilt, a 4-D file's first volume) become the case's
+    ``notes``, shown with the image, without the server folder they were read from.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if path.is_dir() or path.name.lower().endswith(".zip"):
+            from totalseg.io.dicom import read_dicom_series
+
+            series = read_dicom_series(path)
+            image = series.volume
+        else:
+            series, image = None, read_volume(path)
+    notes = tuple(dict.fromkeys(str(w.message).replace(f"{path.parent}/", "") for w in caught))
+    return Case(name=name, path=path, image=image, series=series, notes=notes)
 
 
 def segment_case(case: Case, choice: RunChoice, *, settings: Settings, download: bool,

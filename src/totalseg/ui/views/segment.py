@@ -83,6 +83,10 @@ def _describe(case: Case) -> None:
     st.caption(f"**{case.name}**: {shape} voxels of {spacing} mm, intensities {low:.0f} to {high:.0f}"
                + (f"; segmented with {case.choice.task} ({case.choice.mode}) in {case.seconds:.1f} s"
                   if case.choice else ""))
+    if case.series is not None:
+        st.caption(f"DICOM: {case.series.description}")
+    for note in case.notes:
+        st.warning(note, icon="ℹ️")
 
 
 def _run_form(case: Case, config: AppConfig) -> None:
@@ -115,6 +119,7 @@ def _submit(case: Case, choice: RunChoice, config: AppConfig) -> None:
                             on_tile=job.tick, on_stage=job.set_stage)
 
     label = f"{choice.task} ({choice.mode}) on {case.name}"
+    st.session_state.pop(session.OUTCOME, None)
     st.session_state[session.JOB] = session.runner(config.workers).submit(work, label=label, total_ticks=total)
 
 
@@ -122,8 +127,8 @@ _STAGES = {"": "starting", "load": "loading the models", "predict": "predicting"
 
 
 def _report_outcome() -> None:
-    """Say how the last finished run went (once)."""
-    job = st.session_state.pop(session.OUTCOME, None)
+    """Say how the last finished run went (until another run or image)."""
+    job = st.session_state.get(session.OUTCOME)
     if job is None:
         return
     if job.state == DONE:

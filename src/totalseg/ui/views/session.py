@@ -68,7 +68,7 @@ def set_case(case: Case | None) -> None:
 def collect_finished_run() -> None:
     """Take a finished run's case into the session, once (every script run, before anything is drawn).
 
-    The finished job is kept under ``OUTCOME`` until the Segment page has said how it went.
+    The finished job is kept under ``OUTCOME``: the Segment page says how it went until the next run.
     """
     job: Job | None = st.session_state.get(JOB)
     if job is None or job.state not in (DONE, FAILED):
