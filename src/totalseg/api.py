@@ -140,7 +140,9 @@ def segment(
     stage("write")
     classes = request.output_classes
     if plan is not None:
-        write_outputs(labels, classes, plan, series)
+        written = write_outputs(labels, classes, plan, series)
+        if not quiet:
+            print(f"Wrote {', '.join(str(path) for path in written)}", file=sys.stderr)
     write_reports(vol, labels, classes, measures, reports, modality=request.task.modality, model_grid=grid,
                   title=f"totalseg {request.task.name}")
     return add_label_map_to_nifti(labels.to_nifti(dtype="uint8"), classes)

@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         statistics_aggregation=args.statistics_aggregation, clinical=args.clinical, preview=args.preview,
     )
     if not args.quiet:
-        print(f"Segmentation written to {args.output} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+        print(f"Done in {time.perf_counter() - start:.1f} s", file=sys.stderr)
     return 0
 
 
