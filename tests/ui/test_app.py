@@ -232,3 +232,4 @@ def test_export_offers_every_file(make_app, phantom_case):
     labels = [b.label for b in at.get("download_button")]
     assert labels == ["Masks, one .nii.gz per structure (zip)", "Multilabel NIfTI (label names in the header)",
                       "statistics.json", "clinical.json", "Report (HTML, one page)"]
+    assert any("DICOM input" in c.value for c in at.caption)

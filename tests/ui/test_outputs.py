@@ -8,7 +8,9 @@ import zipfile
 
 import nibabel as nib
 import numpy as np
+import pytest
 
+from totalseg.errors import InputError
 from totalseg.io import load_label_map
 from totalseg.measure.clinical import clinical_measurements
 from totalseg.measure.statistics import compute_statistics
@@ -41,6 +43,13 @@ def test_json_files_are_the_library_results(phantom_case, tmp_path):
     assert clinical["measurements"]["liver_volume"]["value"] == 1200.0
 
 
+def test_dicom_outputs_need_a_dicom_input(phantom_case, tmp_path):
+    with pytest.raises(InputError, match="need a DICOM input"):
+        export.dicom_seg_file(phantom_case, tmp_path)
+    with pytest.raises(InputError, match="need a DICOM input"):
+        export.rtstruct_file(phantom_case, tmp_path)
+
+
 def test_report_is_one_self_contained_page(phantom_case):
     stats = compute_statistics(phantom_case.image, phantom_case.labels, phantom_case.classes)
     findings = clinical_measurements(phantom_case.image, phantom_case.labels, phantom_case.classes)
@@ -48,6 +57,7 @@ def test_report_is_one_self_contained_page(phantom_case):
     assert page.startswith("<!DOCTYPE html>") and len(re.findall(r'src="data:image/png;base64,', page)) == 3
     assert "<td>liver</td><td>1200.0</td><td>60.0</td>" in page
     assert "Liver volume 1200 mL, within 843-1719 mL." in page and "not a diagnosis" in page
+    assert "<td> mL</td>" in page and "<td>None" not in page and "<td>nan" not in page  # unmeasured: blank
 
 
 def test_key_images_cut_through_the_segmentation(phantom_case):

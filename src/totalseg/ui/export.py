@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from totalseg.errors import InputError
 from totalseg.io import write_class_masks, write_multilabel
 from totalseg.ui.case import Case
 
@@ -41,3 +42,24 @@ def clinical_file(result: Mapping[str, Any], folder: Path) -> Path:
     from totalseg.measure.clinical import write_clinical
 
     return write_clinical(result, folder / "clinical.json")
+
+
+def dicom_seg_file(case: Case, folder: Path) -> Path:
+    """``segmentation_seg.dcm``: a DICOM-SEG referencing the uploaded series (DICOM input only)."""
+    _require_dicom(case)
+    from totalseg.io.dicom_seg import write_dicom_seg
+
+    return write_dicom_seg(case.labels, case.series, case.classes, folder / "segmentation_seg.dcm")
+
+
+def rtstruct_file(case: Case, folder: Path) -> Path:
+    """``segmentation_rtstruct.dcm``: an RTSTRUCT with one ROI per found structure (DICOM input only)."""
+    _require_dicom(case)
+    from totalseg.io.rtstruct import write_rtstruct
+
+    return write_rtstruct(case.labels, case.series, case.classes, folder / "segmentation_rtstruct.dcm")
+
+
+def _require_dicom(case: Case) -> None:
+    if not case.is_dicom:
+        raise InputError(f"{case.name}: DICOM-SEG and RTSTRUCT need a DICOM input; upload the series as a .zip")

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from totalseg import __version__
 from totalseg.ui.case import Case
@@ -73,7 +74,7 @@ def build_report(case: Case, stats: Mapping[str, Any], clinical: Mapping[str, An
         "</figcaption></figure>" for p, png in key_images(case).items())
     phase = clinical.get("contrast_phase", {}).get("phase", "")
     findings = "".join(
-        f"<tr><td>{e(str(r.measurement))}</td><td>{'' if r.value is None else e(str(r.value))} {e(str(r.unit))}</td>"
+        f"<tr><td>{e(str(r.measurement))}</td><td>{'' if pd.isna(r.value) else e(str(r.value))} {e(str(r.unit))}</td>"
         f'<td class="{e(str(r.flag))}">{e(str(r.flag))}</td><td>{e(str(r.finding))}</td></tr>'
         for r in findings_frame(clinical).itertuples())
     volumes = statistics_frame(stats).sort_values("volume_ml", ascending=False).head(MAX_VOLUME_ROWS)

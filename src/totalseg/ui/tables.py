@@ -36,7 +36,7 @@ def findings_frame(clinical: Mapping[str, Any]) -> pd.DataFrame:
         thresholds = m.get("thresholds") or {}
         rows.append({
             "measurement": key.replace("_", " "),
-            "value": m.get("value"),
+            "value": float("nan") if m.get("value") is None else m["value"],  # an empty cell, not "None"
             "unit": m.get("unit", ""),
             "flag": m.get("flag", m.get("status", "")),
             "finding": m.get("finding", ""),

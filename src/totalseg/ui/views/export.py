@@ -1,4 +1,4 @@
-"""Export page: masks, the multilabel file, JSON files and the report.
+"""Export page: masks, the multilabel file, DICOM-SEG/RTSTRUCT (DICOM input), JSON files and the report.
 
 Files are produced when their button is clicked (deferred downloads), so opening the page is free.
 """
@@ -31,6 +31,14 @@ def render(config: AppConfig) -> None:
             lambda folder: export.masks_zip(case, folder).read_bytes(), "export_masks")
     _button(cols[1], "Multilabel NIfTI (label names in the header)", f"{stem}_segmentation.nii.gz",
             "application/gzip", lambda folder: export.multilabel_file(case, folder).read_bytes(), "export_ml")
+    if case.is_dicom:
+        cols = st.columns(2)
+        _button(cols[0], "DICOM-SEG", f"{stem}_seg.dcm", "application/dicom",
+                lambda folder: export.dicom_seg_file(case, folder).read_bytes(), "export_seg")
+        _button(cols[1], "RTSTRUCT", f"{stem}_rtstruct.dcm", "application/dicom",
+                lambda folder: export.rtstruct_file(case, folder).read_bytes(), "export_rtstruct")
+    else:
+        st.caption("DICOM-SEG and RTSTRUCT are offered for DICOM input (upload the series as a .zip).")
     st.subheader("Measurements and report")
     cols = st.columns(3)
     _button(cols[0], "statistics.json", f"{stem}_statistics.json", "application/json",
