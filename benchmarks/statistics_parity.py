@@ -42,6 +42,8 @@ CASES = [
          "`--fast --statistics`, oblique LPS 2.6x3.4x2.5 mm input (statistics on the 3 mm model grid)"),
     Case("ct-fast-oblique-ml-sii", True, ("--fast", "--ml", "--statistics", "-sii"), (297,),
          "`--fast --ml --statistics -sii`, oblique input (file beside the multilabel file)"),
+    Case("ct-fast-roi", False, ("--fast", "--statistics", "-sii", "-rs", "liver", "spleen", "aorta", "vertebrae_L1"),
+         (298, 297), "`--fast --statistics -sii -rs liver spleen aorta vertebrae_L1` (cropped model grid)"),
     Case("ct-fastest-median-extra", False, ("--fastest", "--statistics", "-sa", "median", "-sx"), (298,),
          "`--fastest --statistics -sa median -sx` (input grid, official extra keys)"),
 ]
