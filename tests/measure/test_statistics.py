@@ -1,5 +1,6 @@
 """statistics.json: hand-computed values and the official 2.18.0 computation on the same arrays."""
 
+import doctest
 import json
 
 import nibabel as nib
@@ -9,6 +10,7 @@ import pytest
 from totalseg.anatomy import class_map
 from totalseg.errors import InputError
 from totalseg.imaging.volume import LabelVolume, Volume
+from totalseg.measure import statistics as statistics_module
 from totalseg.measure.statistics import compute_statistics, image_as_int16, write_statistics
 
 
@@ -165,3 +167,7 @@ def test_bad_inputs():
     with pytest.raises(InputError, match="aggregation"):
         compute_statistics(vol, LabelVolume(np.zeros((4, 4, 4), np.uint8), affine=np.eye(4)), {1: "a"},
                            aggregation="max")
+
+
+def test_docstring_examples():
+    assert doctest.testmod(statistics_module).failed == 0

@@ -8,6 +8,8 @@ sagittal slices with coloured overlays. Every function takes a
 :class:`~totalseg.imaging.volume.Volume` image and its :class:`~totalseg.imaging.volume.LabelVolume`.
 """
 
+from totalseg.measure.clinical import clinical_measurements, write_clinical
+from totalseg.measure.preview import render_preview
 from totalseg.measure.statistics import compute_statistics, write_statistics
 
-__all__ = ["compute_statistics", "write_statistics"]
+__all__ = ["clinical_measurements", "compute_statistics", "render_preview", "write_clinical", "write_statistics"]
