@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
+from scipy import ndimage
 
 from totalseg import __version__
 from totalseg.anatomy.snomed import structure_codes
@@ -93,11 +94,12 @@ def _pixel_points(points_mm: np.ndarray, ds) -> np.ndarray:
 
 
 def _contour_data(points_mm: np.ndarray):
-    """Contour Data as a raw DS element: already encoded, so pydicom neither parses nor re-checks
+    """Contour Data as a raw DS element: already encoded, so pydicom neither parses nor re-encodes
     thousands of numbers per contour (the slow part of writing a whole-body structure set)."""
     from pydicom.dataelem import RawDataElement
 
-    text = "\\".join(f"{v:.4f}".rstrip("0").rstrip(".") for v in points_mm.ravel()).encode("ascii")
+    # repr of a float rounded to 4 decimals is that decimal in at most 16 characters (the DS limit)
+    text = "\\".join(map(str, np.round(points_mm, 4).ravel().tolist())).encode("ascii")
     if len(text) % 2:
         text += b" "
     return RawDataElement(_CONTOUR_DATA, "DS", len(text), text, 0, True, True)
@@ -110,17 +112,18 @@ def _image_ref(Dataset, ds):
     return ref
 
 
-def _roi_contours(Dataset, frames: np.ndarray, class_id: int, series: DicomSeries) -> list:
+def _roi_contours(Dataset, frames: np.ndarray, class_id: int, box: tuple, series: DicomSeries) -> list:
+    """Contours of one class; ``box`` is its (slice, row, column) bounding box in ``frames``."""
     contours = []
-    hit = np.flatnonzero((frames == class_id).any(axis=(1, 2)))
-    for k in hit:
-        mask = frames[k] == class_id
-        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-        r0, c0 = int(rows[0]), int(cols[0])
-        crop = mask[r0 : int(rows[-1]) + 1, c0 : int(cols[-1]) + 1]
-        for polygon in mask_contours(crop):
+    block = frames[box] == class_id
+    r0, c0 = box[1].start, box[2].start
+    for dk in np.flatnonzero(block.any(axis=(1, 2))):
+        k = box[0].start + int(dk)
+        for polygon in mask_contours(block[dk]):
             points = _patient_points(polygon + (r0, c0), series.datasets[k])
             contour = Dataset()
+            # Marked as already in the file's encoding, so pydicom writes the raw Contour Data as is.
+            contour.set_original_encoding(True, True, "iso8859")
             contour.ContourImageSequence = [_image_ref(Dataset, series.datasets[k])]
             contour.ContourGeometricType = "CLOSED_PLANAR"
             contour.NumberOfContourPoints = len(points)
@@ -159,6 +162,7 @@ def build_rtstruct(labels: Volume | np.ndarray, series: DicomSeries, classes: Ma
 
     frames = frames_of(labels, series)
     present = present_classes(frames, classes)
+    boxes = ndimage.find_objects(frames, max_label=max(present))  # one pass for every class's bounding box
     if not present:
         raise InputError(f"no structure has any voxel in {series.description}; an RTSTRUCT needs at least one")
     source = series.datasets[0]
@@ -199,7 +203,7 @@ def build_rtstruct(labels: Volume | np.ndarray, series: DicomSeries, classes: Ma
         contour = Dataset()
         contour.ReferencedROINumber = number
         contour.ROIDisplayColor = list(structure_codes(name).rgb)
-        contour.ContourSequence = _roi_contours(Dataset, frames, class_id, series)
+        contour.ContourSequence = _roi_contours(Dataset, frames, class_id, boxes[class_id - 1], series)
         ds.ROIContourSequence.append(contour)
         observation = Dataset()
         observation.ObservationNumber = number
