@@ -233,3 +233,33 @@ def test_export_offers_every_file(make_app, phantom_case):
     assert labels == ["Masks, one .nii.gz per structure (zip)", "Multilabel NIfTI (label names in the header)",
                       "statistics.json", "clinical.json", "Report (HTML, one page)"]
     assert any("DICOM input" in c.value for c in at.caption)
+
+
+# Two users ---------------------------------------------------------------------------------------------------
+
+def test_a_queued_run_neither_blocks_its_page_nor_another_user(make_app, phantom_case):
+    import threading
+
+    from totalseg.ui.views import session
+
+    gate = threading.Event()
+    busy = session.runner(1).submit(lambda job: gate.wait(60), label="another user's run")  # the shared queue
+    try:
+        first = make_app()
+        _upload(first, "phantom.nii.gz", phantom_case.path.read_bytes())
+        first.radio(key="mode").set_value("fastest")
+        first.get("form_submit_button")[0].click()
+        first.run()  # returns at once: the run waits in the queue
+        waiting = [p.proto.text for p in first.get("progress")]
+        assert waiting == ["Waiting: 1 run(s) ahead of yours"] and first.session_state["job"].state == "queued"
+        second = make_app(case=phantom_case, page="Measurements")  # another user works meanwhile
+        assert _errors(second) == [] and len(second.dataframe[0].value) == 2
+    finally:
+        gate.set()
+    session.runner(1).wait(busy)
+    deadline = time.monotonic() + 60
+    while "outcome" not in first.session_state and time.monotonic() < deadline:
+        time.sleep(0.3)
+        first.run()
+    assert first.session_state["outcome"].state == "done" and _errors(first) == []
+    assert first.session_state["case"].labels.shape == phantom_case.image.shape
