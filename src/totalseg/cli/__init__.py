@@ -12,7 +12,7 @@ from totalseg.errors import TotalsegError
 
 # Each module has `register(subparsers)` adding its parser with `set_defaults(handler=...)`;
 # a handler takes the parsed namespace and returns an exit code.
-_SUBCOMMAND_MODULES = ("segment", "weights", "info", "evaluate")
+_SUBCOMMAND_MODULES = ("segment", "weights", "info", "evaluate", "ui", "batch", "dataset", "train")
 
 
 def build_parser() -> argparse.ArgumentParser:
