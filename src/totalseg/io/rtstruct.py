@@ -162,9 +162,9 @@ def build_rtstruct(labels: Volume | np.ndarray, series: DicomSeries, classes: Ma
 
     frames = frames_of(labels, series)
     present = present_classes(frames, classes)
-    boxes = ndimage.find_objects(frames, max_label=max(present))  # one pass for every class's bounding box
     if not present:
         raise InputError(f"no structure has any voxel in {series.description}; an RTSTRUCT needs at least one")
+    boxes = ndimage.find_objects(frames, max_label=max(present))  # one pass for every class's bounding box
     source = series.datasets[0]
     now = datetime.datetime.now()
     ds = Dataset()
