@@ -72,6 +72,7 @@ class Case:
 
     @property
     def is_dicom(self) -> bool:
+        """Whether the image came from a DICOM series (DICOM-SEG and RTSTRUCT can reference it)."""
         return self.series is not None
 
     @cached_property
@@ -95,10 +96,12 @@ class Case:
 
     @cached_property
     def canonical_labels(self) -> np.ndarray | None:
+        """The labels in RAS+ (X, Y, Z) order, for display; ``None`` before a run."""
         return None if self.labels is None else to_canonical(self.labels)[0].array
 
     @cached_property
     def canonical_spacing_mm(self) -> tuple[float, float, float]:
+        """Voxel spacing (mm) along the RAS+ axes."""
         return to_canonical(self.image)[0].spacing_mm
 
     @cached_property
@@ -116,6 +119,7 @@ class Case:
 
     def with_segmentation(self, labels: LabelVolume, classes: dict[int, str], choice: RunChoice,
                           seconds: float) -> Case:
+        """A copy of this case with a run's labels (on the image grid), class names, choice and run time."""
         return replace(self, labels=labels, classes=dict(classes), choice=choice, seconds=seconds)
 
 

@@ -33,12 +33,14 @@ def multilabel_file(case: Case, folder: Path) -> Path:
 
 
 def statistics_file(stats: Mapping[str, Any], folder: Path) -> Path:
+    """``statistics.json``: volume (mm3) and mean intensity per structure, as the official tool writes it."""
     from totalseg.measure.statistics import write_statistics
 
     return write_statistics(dict(stats), folder / "statistics.json")
 
 
 def clinical_file(result: Mapping[str, Any], folder: Path) -> Path:
+    """``clinical.json``: the clinical findings with thresholds, flags and sources."""
     from totalseg.measure.clinical import write_clinical
 
     return write_clinical(result, folder / "clinical.json")

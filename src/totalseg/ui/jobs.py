@@ -66,10 +66,6 @@ class Job:
         return min(self.ticks / self.total_ticks, 0.99)
 
     @property
-    def finished_ok(self) -> bool:
-        return self.state == DONE
-
-    @property
     def seconds(self) -> float:
         """Run time so far (or in total once finished)."""
         if self.started is None:

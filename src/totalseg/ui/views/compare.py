@@ -14,6 +14,7 @@ from totalseg.ui.views import session
 
 
 def render(config: AppConfig) -> None:
+    """Draw the Compare page."""
     st.header("Compare with a reference")
     case = session.require_case(segmented=True)
     if case is None:

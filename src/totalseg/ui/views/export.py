@@ -19,6 +19,7 @@ from totalseg.ui.views.measurements import clinical, statistics
 
 
 def render(config: AppConfig) -> None:
+    """Draw the Export page."""
     st.header("Export")
     case = session.require_case(segmented=True)
     if case is None:

@@ -28,6 +28,7 @@ def clinical(case: Case) -> dict:
 
 
 def render(config: AppConfig) -> None:
+    """Draw the Measurements page."""
     st.header("Measurements")
     case = session.require_case(segmented=True)
     if case is None:

@@ -19,6 +19,7 @@ MODE_HELP = {"full": "1.5 mm, 5 models (CT) / 2 models (MR)", "fast": "3 mm, one
 
 
 def render(config: AppConfig) -> None:
+    """Draw the Segment page: a finished run's outcome, the image choice, the run form and progress."""
     st.header("Segment")
     _report_outcome()
     _choose_image(config)

@@ -37,6 +37,7 @@ class _Folder:
         self._finalizer = weakref.finalize(self, shutil.rmtree, self.path, True)
 
     def remove(self) -> None:
+        """Delete the folder now."""
         self._finalizer()
 
 
@@ -57,10 +58,12 @@ def clear_uploads() -> None:
 
 
 def current_case() -> Case | None:
+    """The case this browser session works on, if any."""
     return st.session_state.get(CASE)
 
 
 def set_case(case: Case | None) -> None:
+    """Make ``case`` the session's case; results derived from the previous one are dropped."""
     st.session_state[CASE] = case
     st.session_state[CACHE] = {}
 

@@ -31,6 +31,7 @@ SLIDER_KEYS = {"axial": "slice_axial", "coronal": "slice_coronal", "sagittal": "
 
 
 def render(config: AppConfig) -> None:
+    """Draw the Viewer page."""
     st.header("Viewer")
     case = session.require_case(segmented=False)
     if case is None:
