@@ -99,7 +99,7 @@ def main() -> None:
     text = "\n".join([
         "## A `totalseg train` model in nnU-Net's predictor",
         "",
-        f"Model: `{folder.name}` ({len(labels) - 1} classes), {len(images)} held-out phantoms; "
+        f"Model: `{folder.name}` ({len(labels) - 1} classes), {len(images)} images; "
         f"`benchmarks/train_parity.py`. Machine: {machine()}.",
         "",
         "| case | shape | labels (ours) | voxels that differ |",
