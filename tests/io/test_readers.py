@@ -393,3 +393,11 @@ def test_real_ct_via_gzip_module_equals(ct_path, tmp_path):
 
 def test_docstring_examples():
     assert doctest.testmod(readers, raise_on_error=False).failed == 0
+
+
+@pytest.mark.parametrize("kept", [100, 347])
+def test_gzip_cut_inside_the_header(tmp_path, kept):
+    path = _save_nifti(tmp_path, _volume_data((6, 6, 6)), np.eye(4))
+    path.write_bytes(gzip.compress(gzip.decompress(path.read_bytes())[:kept]))
+    with pytest.raises(InputError, match=r"img\.nii\.gz: .*pass a valid \.nii/\.nii\.gz file"):
+        read_volume(path)

@@ -38,6 +38,7 @@ ImageSource = str | os.PathLike | nib.Nifti1Image | nib.Nifti2Image
 
 # What a corrupt or truncated file can raise while nibabel or gzip decode it.
 _DECODE_ERRORS = (OSError, EOFError, zlib.error, ValueError, gzip.BadGzipFile, nib.filebasedimages.ImageFileError,
+                  nib.spatialimages.HeaderDataError, nib.wrapstruct.WrapStructError,
                   *((_isal_error,) if _igzip is not None else ()))
 # A damaged deflate stream or a cut file (the gzip reader may meet it while reading the header).
 _CORRUPT_ERRORS = (EOFError, zlib.error, *((_isal_error,) if _igzip is not None else ()))
