@@ -4,6 +4,7 @@ function and presents the result; user errors become one line on stderr and exit
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -35,6 +36,10 @@ def _one_line_warning(message, category, filename, lineno, line=None) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Transparent huge pages for PyTorch's large CPU tensors: far fewer page faults, about 15 % less
+    # network time on CPU, same arithmetic. Read once by torch at its first allocation, so set it
+    # before any subcommand imports torch (docs/performance.md).
+    os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
     args = build_parser().parse_args(argv)
     warnings.formatwarning = _one_line_warning
     try:
