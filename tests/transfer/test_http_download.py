@@ -254,3 +254,20 @@ def test_docstring_examples():
 def test_progress_bar_names_the_file(server, tmp_path, capsys):
     fetch(server.url, tmp_path / "file.bin", progress=True)
     assert "file.bin" in capsys.readouterr().err
+
+
+def test_unresolvable_host_fails_at_once(tmp_path, monkeypatch):
+    import socket
+    import urllib.error
+
+    calls = []
+
+    def no_dns(request, timeout):
+        calls.append(request.full_url)
+        raise urllib.error.URLError(socket.gaierror(socket.EAI_NONAME, "Name or service not known"))
+
+    monkeypatch.setattr(download_module.urllib.request, "urlopen", no_dns)
+    monkeypatch.setattr(download_module.time, "sleep", lambda s: pytest.fail("an offline machine must not back off"))
+    with pytest.raises(DownloadError, match=r"cannot resolve weights\.example\.org .*check the network connection"):
+        download("https://weights.example.org/model.zip", tmp_path / "model.zip", progress=False)
+    assert len(calls) == 1 and not (tmp_path / "model.zip").exists()

@@ -13,9 +13,11 @@ import logging
 import os
 import re
 import shutil
+import socket
 import ssl
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -204,6 +206,12 @@ def _open(url: str, offset: int, timeout_s: float) -> http.client.HTTPResponse |
             f"{url}: HTTP {exc.code} {exc.reason}; check the URL (or the mirror, if one was given)"
         ) from None
     except _NETWORK_ERRORS as exc:
+        if isinstance(exc, urllib.error.URLError) and isinstance(exc.reason, socket.gaierror):
+            # No name resolution usually means no network: say so now rather than after minutes of backoff.
+            host = urllib.parse.urlsplit(url).hostname
+            raise DownloadError(
+                f"cannot resolve {host} ({exc.reason.strerror or exc.reason}); check the network connection"
+            ) from None
         raise _Retryable(_describe(exc)) from None
 
 
