@@ -61,7 +61,7 @@ def timed_cli(args: list[str]) -> dict:
     if result.returncode != 0:
         raise SystemExit(f"totalseg dataset {' '.join(args)} failed:\n{result.output}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {"wall_s": result.wall_s, "cpu_s": cpu, "peak_rss": result.peak_rss}
+    return {"wall_s": result.wall_s, "cpu_s": cpu, "peak_mem": result.peak_mem}
 
 
 def nibabel_baseline(root: Path, subject: str) -> dict:
@@ -143,7 +143,7 @@ def render(r: dict) -> str:
         wall_min = (start["wall_s"] + (m["wall_s"] - start["wall_s"]) * scale) / 60
         two_cores_min = (start["cpu_s"] + (m["cpu_s"] - start["cpu_s"]) * scale / 2) / 60
         return (f"| {name} | {m['wall_s']:.1f} | {m['cpu_s']:.1f} | {wall_min:.1f} | {two_cores_min:.1f} | "
-                f"{gib(m['peak_rss'])} |")
+                f"{gib(m['peak_mem'])} |")
 
     s, nib_s = r["slices"], r["nibabel_subject"]
     extrapolated = "measured on all 1228 subjects" if n >= FULL_SUBJECTS else (

@@ -32,7 +32,7 @@ class RunResult:
     """One timed command: wall seconds, peak memory of the process tree (bytes), exit code."""
 
     wall_s: float
-    peak_rss: int
+    peak_mem: int
     returncode: int
     output: str
 
@@ -72,9 +72,10 @@ def offline_env(weights: Path) -> dict[str, str]:
     return {**os.environ, "TOTALSEG_WEIGHTS_PATH": str(weights), "TOTALSEG_HOME_DIR": str(home)}
 
 
-def timed_run(cmd: list[str], env: dict[str, str], *, poll_s: float = 0.05) -> RunResult:
-    """Run ``cmd``; peak memory is the largest sum of RSS over the process and its children,
-    sampled every ``poll_s`` (the official tool starts worker processes)."""
+def timed_run(cmd: list[str], env: dict[str, str], *, poll_s: float = 0.1) -> RunResult:
+    """Run ``cmd``; peak memory is the largest sum of PSS over the process and its children,
+    sampled every ``poll_s``. The official tool forks worker processes that share pages with their
+    parent: PSS counts each shared page once (summed RSS would count it once per process)."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     peak = 0
@@ -86,7 +87,7 @@ def timed_run(cmd: list[str], env: dict[str, str], *, poll_s: float = 0.05) -> R
         while not done.is_set():
             try:
                 procs = [parent, *parent.children(recursive=True)]
-                peak = max(peak, sum(_rss(p) for p in procs))
+                peak = max(peak, sum(_pss(p) for p in procs))
             except psutil.NoSuchProcess:
                 pass
             done.wait(poll_s)
@@ -100,9 +101,9 @@ def timed_run(cmd: list[str], env: dict[str, str], *, poll_s: float = 0.05) -> R
     return RunResult(wall, peak, proc.returncode, output)
 
 
-def _rss(proc: psutil.Process) -> int:
+def _pss(proc: psutil.Process) -> int:
     try:
-        return proc.memory_info().rss
+        return proc.memory_full_info().pss
     except psutil.NoSuchProcess:
         return 0
 

@@ -7,8 +7,8 @@ Usage::
 
 Same inputs, same full-size seeded weights (see parity.py), runs of the two tools alternate so that
 a slow patch of the machine hits both. Each run is a fresh process, start-up included; peak memory
-is the largest RSS sum over the process tree. "network" is the time spent in the network's forward
-calls on the same tiles, measured in-process with forward hooks: end-to-end / network is how far a
+is the largest PSS sum over the process tree (shared pages counted once). "network" is the time
+spent in the network's forward calls on the same tiles, measured in-process with forward hooks: end-to-end / network is how far a
 run is from the floor of this pipeline.
 
 Inputs: (a) the shared 122x101x30 CT at 3 mm; (b) a clinical-size CT: that CT resampled to
@@ -124,8 +124,8 @@ def run_case(case: Case, official_bin: Path, ours_bin: Path, repeats: int) -> di
             if result.returncode != 0:
                 raise SystemExit(f"{tool} failed on {case.name}:\n{result.output[-3000:]}")
             runs[tool].append(result)
-            print(f"  {tool} run {i + 1}: {result.wall_s:.1f} s, {gib(result.peak_rss)}", file=sys.stderr, flush=True)
-    report = {tool: (statistics.median(r.wall_s for r in rs), max(r.peak_rss for r in rs)) for tool, rs in runs.items()}
+            print(f"  {tool} run {i + 1}: {result.wall_s:.1f} s, {gib(result.peak_mem)}", file=sys.stderr, flush=True)
+    report = {tool: (statistics.median(r.wall_s for r in rs), max(r.peak_mem for r in rs)) for tool, rs in runs.items()}
     report["network"] = network_seconds(case, weights)
     return report
 
@@ -135,7 +135,8 @@ def markdown(rows: list[tuple[Case, dict]], repeats: int) -> str:
         "## Speed and memory against the official tool",
         "",
         f"`python benchmarks/speed.py`: median wall time of {repeats} alternating runs (fresh process each, "
-        "start-up and writing included), peak RSS summed over the process tree, CPU, default settings, same "
+        "start-up and writing included), peak memory (PSS: shared pages counted once) summed over the "
+        "process tree, CPU, default settings, same "
         f"seeded full-size weights, masks identical (see parity). Machine: {machine()}.",
         "",
         "| input, mode | official | totalseg | speed-up | official peak | totalseg peak | memory ratio "
