@@ -8,8 +8,8 @@ Usage::
 Same inputs, same full-size seeded weights (see parity.py), runs of the two tools alternate so that
 a slow patch of the machine hits both. Each run is a fresh process, start-up included; peak memory
 is the largest PSS sum over the process tree (shared pages counted once). "network" is the time
-spent in the network's forward calls on the same tiles, measured in-process with forward hooks: end-to-end / network is how far a
-run is from the floor of this pipeline.
+spent in the network's forward calls on the same tiles, measured in-process with forward hooks:
+end-to-end / network is how far a run is from the floor of this pipeline.
 
 Inputs: (a) the shared 122x101x30 CT at 3 mm; (b) a clinical-size CT: that CT resampled to
 0.75 x 0.75 x 1.25 mm and mirrored along z to 488 x 404 x 269 voxels (53 M); (c) a large volume:
