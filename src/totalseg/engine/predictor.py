@@ -61,22 +61,34 @@ class SlidingWindowPredictor:
         labels = None
         carry = None
         for k, start0 in enumerate(starts[0]):
-            acc, weight = self._slab_buffers(spatial, carry)
-            for tile in _row_tiles(starts[1:], self.patch_size):
-                region = (slice(None), slice(None), *tile)
-                logits = self._run(padded[(slice(None), slice(start0, start0 + self.patch_size[0]), *tile)])
-                logits *= gauss
-                acc[region] += logits
-                weight[region[1:]] += gauss
-                if on_tile is not None:
-                    on_tile()
+            acc, weight = self._accumulate_slab(padded, start0, starts[1:], carry, gauss, on_tile)
             end = starts[0][k + 1] - start0 if k + 1 < len(starts[0]) else self.patch_size[0]
             slab = self._finalize(acc[:, :end], weight[:end])
             if labels is None:
                 labels = np.zeros(spatial, dtype=slab.dtype)
             labels[start0 : start0 + end] = slab
-            carry = (acc[:, end:], weight[end:])
+            # Only the overlap with the next slab is kept (a compact copy), so this slab's buffers go.
+            carry = (acc[:, end:].clone(), weight[end:].clone())
+            del acc, weight
         return labels[unpad]
+
+    def _accumulate_slab(self, padded, start0, row_starts, carry, gauss, on_tile):
+        """Gaussian-weighted logits and weights of every tile starting at ``start0`` on the first axis.
+
+        The buffers are allocated after the first tile's forward pass, so they are not held while
+        the network is at its peak memory.
+        """
+        acc = weight = None
+        for tile in _row_tiles(row_starts, self.patch_size):
+            logits = self._run(padded[(slice(None), slice(start0, start0 + self.patch_size[0]), *tile)])
+            logits *= gauss
+            if acc is None:
+                acc, weight = self._slab_buffers(tuple(padded.shape[1:]), carry)
+            acc[(slice(None), slice(None), *tile)] += logits
+            weight[(slice(None), *tile)] += gauss
+            if on_tile is not None:
+                on_tile()
+        return acc, weight
 
     def _slab_buffers(self, spatial, carry):
         num_classes = self.network_outputs
