@@ -84,7 +84,7 @@ class SlidingWindowPredictor:
             logits *= gauss
             if acc is None:
                 acc, weight = self._slab_buffers(tuple(padded.shape[1:]), carry)
-            acc[(slice(None), slice(None), *tile)] += logits
+            _add_by_channels(acc[(slice(None), slice(None), *tile)], logits)
             weight[(slice(None), *tile)] += gauss
             if on_tile is not None:
                 on_tile()
@@ -124,6 +124,16 @@ class SlidingWindowPredictor:
             raise FloatingPointError("inf in the blended logits; run with precision='fp32'")
         labels = labels.cpu().numpy()
         return labels.astype(np.uint8 if acc.shape[0] <= 255 else np.uint16)
+
+
+def _add_by_channels(target: torch.Tensor, source: torch.Tensor, channels: int = 8) -> None:
+    """``target += source`` a few channels at a time, with the same sums.
+
+    An in-place add of fp32 logits into the fp16 accumulator is computed in fp32 through full-size
+    temporaries (about twice the logits); chunks keep those small.
+    """
+    for c in range(0, source.shape[0], channels):
+        target[c : c + channels] += source[c : c + channels]
 
 
 def _row_tiles(starts: list[list[int]], patch: tuple[int, ...]):
