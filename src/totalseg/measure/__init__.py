@@ -8,8 +8,21 @@ sagittal slices with coloured overlays. Every function takes a
 :class:`~totalseg.imaging.volume.Volume` image and its :class:`~totalseg.imaging.volume.LabelVolume`.
 """
 
-from totalseg.measure.clinical import clinical_measurements, write_clinical
-from totalseg.measure.preview import render_preview
-from totalseg.measure.statistics import compute_statistics, write_statistics
+import importlib
 
-__all__ = ["clinical_measurements", "compute_statistics", "render_preview", "write_clinical", "write_statistics"]
+# Imported on first use: clinical measurements pull in scipy.spatial, which a plain segment run
+# (that imports this package for its options) does not need.
+_HOMES = {
+    "clinical_measurements": "clinical",
+    "write_clinical": "clinical",
+    "render_preview": "preview",
+    "compute_statistics": "statistics",
+    "write_statistics": "statistics",
+}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    if name in _HOMES:
+        return getattr(importlib.import_module(f"totalseg.measure.{_HOMES[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
