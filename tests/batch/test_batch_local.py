@@ -1,7 +1,6 @@
 """The local batch runner end to end: good cases with a corrupt one, resume after a kill, guards."""
 
 import csv
-import inspect
 import json
 import os
 import signal
@@ -71,8 +70,6 @@ def test_good_and_corrupt_cases(scans, tiny_settings, tmp_path, monkeypatch):
     assert csv_rows[0]["status"] == table[0]["status"] and float(csv_rows[1]["total_s"]) == table[1]["total_s"]
 
 
-@pytest.mark.skipif("statistics" not in inspect.signature(totalseg.segment).parameters,
-                    reason="segment() has no statistics option yet")
 def test_statistics_columns(scans, tiny_settings, tmp_path):
     out = tmp_path / "out"
     options = {**OPTIONS, "statistics": True}

@@ -25,15 +25,6 @@ SMALL = ["--config", "3mm", "--features", "16", "--max-features", "64", "--batch
         "--loader-threads", "0", "-q"]
 
 
-@pytest.fixture
-def one_thread():
-    """The CI machine's cores are shared: one torch thread is several times faster than two here."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def phantoms(tmp_path_factory):
     """Three organs: liver (120 HU in 40 HU soft tissue, the hard one), lung and bone."""

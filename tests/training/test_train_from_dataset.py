@@ -5,21 +5,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
-import torch
-
 from totalseg.cli import main
 from totalseg.dataset.synthetic import write_mock_dataset
 from totalseg.training.planner import PlannerOptions
 from totalseg.training.trainer import TrainOptions, train
-
-
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_to_nnunet_output_trains_and_validates(tmp_path, one_thread):
