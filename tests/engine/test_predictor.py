@@ -6,7 +6,7 @@ import torch
 
 from totalseg.engine.gaussian import importance_map
 from totalseg.engine.grid import tile_grid
-from totalseg.engine.predictor import SlidingWindowPredictor
+from totalseg.engine.predictor import SlidingWindowPredictor, _add_by_channels
 from totalseg.models.network import build_network
 from totalseg.models.plans import ModelConfig
 from totalseg.models.synthetic import TINY, dataset_json, legacy_plans, randomize
@@ -102,3 +102,13 @@ def test_inf_in_the_winning_logits_is_an_error(value, expected, monkeypatch):
             predictor.predict(image)
     else:  # a -inf class can never win: labels as argmax gives them
         assert (predictor.predict(image) == expected).all()
+
+
+def test_chunked_add_gives_the_bits_of_the_mixed_dtype_add():
+    gen = torch.Generator().manual_seed(4)
+    acc = (torch.randn((21, 9, 10, 12), generator=gen) * 30).half()  # 21 channels: a partial last chunk
+    logits = torch.randn((21, 9, 6, 12), generator=gen) * 30
+    expected = acc.clone()
+    expected[:, :, 2:8] += logits  # nnU-Net's add into a tile's window of the accumulator
+    _add_by_channels(acc[:, :, 2:8], logits)
+    assert torch.equal(acc, expected)
