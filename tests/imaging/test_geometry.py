@@ -87,6 +87,7 @@ def test_nearest_resampling_equals_ndimage_zoom_order0(shape_in, shape_out):
     out = resample_to_shape(LabelVolume(arr, affine=np.eye(4)), shape=shape_out, affine=np.eye(4))
     ref = ndimage.zoom(arr.astype(np.float64), np.array(shape_out) / np.array(shape_in), order=0, mode="nearest")
     assert out.array.shape == shape_out and np.array_equal(out.array, ref.astype(np.uint8))
+    assert out.array.flags.f_contiguous  # what the NIfTI writers read without a copy
 
 
 def test_zoom_from_int16_equals_zoom_of_float64_copy():
