@@ -90,8 +90,10 @@ def test_nearest_resampling_equals_ndimage_zoom_order0(shape_in, shape_out):
     assert out.array.flags.f_contiguous  # what the NIfTI writers read without a copy
 
 
-def test_zoom_from_int16_equals_zoom_of_float64_copy():
+@pytest.mark.parametrize("layout", ["C", "F"])  # nibabel loads NIfTI Fortran-ordered
+def test_zoom_from_int16_equals_zoom_of_float64_copy(layout):
     arr = np.random.default_rng(2).integers(-1024, 2000, (31, 27, 13)).astype(np.int16)
+    arr = np.asfortranarray(arr) if layout == "F" else arr
     vol = Volume(arr, affine=np.diag([0.8, 0.9, 2.5, 1.0]))
     ref = ndimage.zoom(arr.astype(np.float64), header_zooms(vol.affine) / 3.0, mode="nearest", order=1)
     assert np.array_equal(resample_to_spacing(vol, spacing_mm=3.0).array, ref.astype(np.int32))
