@@ -3,6 +3,7 @@
 Usage::
 
     python benchmarks/speed.py                       # all cases, median of 3, into docs/benchmarks.md
+    python benchmarks/speed.py --cases b-fast        # rerun one case; the other rows are kept
     python benchmarks/speed.py --cases b-fast --repeats 1 --no-write
 
 Same inputs, same full-size seeded weights (see parity.py), runs of the two tools alternate so that
@@ -21,6 +22,7 @@ Inputs: (a) the shared 122x101x30 CT at 3 mm; (b) a clinical-size CT: that CT re
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import subprocess
 import sys
@@ -144,24 +146,34 @@ def _network_in_fresh_process(case: Case, env: dict[str, str]) -> float:
     return float(done.stdout.split()[-1])
 
 
-def markdown(rows: list[tuple[Case, dict]], repeats: int) -> str:
+def markdown(results: dict[str, dict], repeats: int) -> str:
     lines = [
         "## Speed and memory against the official tool",
         "",
         f"`python benchmarks/speed.py`: median wall time of {repeats} alternating runs (fresh process each, "
         "start-up and writing included), peak memory (PSS: shared pages counted once) summed over the "
         "process tree, CPU, default settings, same "
-        f"seeded full-size weights, masks identical (see parity). Machine: {machine()}.",
+        f"seeded full-size weights, masks identical (see parity). Machine: {machine()}. "
+        "\"code\": the totalseg commit a row was measured at.",
         "",
         "| input, mode | official | totalseg | speed-up | official peak | totalseg peak | memory ratio "
-        "| network alone | end-to-end / network |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| network alone | end-to-end / network | code |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for case, r in rows:
+    for case in CASES:
+        if case.name not in results:
+            continue
+        r = results[case.name]
         (ow, om), (tw, tm), net = r["official"], r["ours"], r["network"]
         lines.append(f"| {case.what} | {ow:.1f} s | {tw:.1f} s | {ow / tw:.1f}x | {gib(om)} | {gib(tm)} | "
-                     f"{tm / om:.2f} | {net:.1f} s | {tw / net:.2f} |")
+                     f"{tm / om:.2f} | {net:.1f} s | {tw / net:.2f} | {r['commit']} |")
     return "\n".join(lines)
+
+
+def _commit() -> str:
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                          cwd=Path(__file__).parent)
+    return done.stdout.strip() or "unknown"
 
 
 def main() -> None:
@@ -176,15 +188,18 @@ def main() -> None:
         print(network_seconds(case, seeded_weights(sorted(case.models))))
         return
     official_bin, ours_bin = official_venv(), Path(sys.executable).parent / "totalseg"
-    rows = []
+    store = BENCH_DIR / "speed" / "results.json"  # the rows of earlier runs, kept when a subset is rerun
+    results = json.loads(store.read_text()) if store.exists() and args.cases else {}
+    fresh = {}
     for case in CASES:
         if args.cases and case.name not in args.cases:
             continue
         print(f"{case.name} ...", file=sys.stderr, flush=True)
-        rows.append((case, run_case(case, official_bin, ours_bin, args.repeats)))
-    table = markdown(rows, args.repeats)
+        fresh[case.name] = {**run_case(case, official_bin, ours_bin, args.repeats), "commit": _commit()}
+    table = markdown(fresh if args.no_write else {**results, **fresh}, args.repeats)
     print(table)
     if not args.no_write:
+        store.write_text(json.dumps({**results, **fresh}, indent=1))
         write_section("speed", table)
 
 
