@@ -58,7 +58,8 @@ def test_four_d_input_uses_first_volume(env, ct_small_path, tmp_path):
     four_d = np.stack([np.asanyarray(ref.dataobj), np.zeros(ref.shape, np.int16)], axis=-1)
     path = tmp_path / "4d.nii.gz"
     nib.save(nib.Nifti1Image(four_d, ref.affine), path)
-    seg4 = totalseg.segment(path, fast=True, quiet=True, device="cpu")
+    with pytest.warns(UserWarning, match="using the first 3-D volume only"):
+        seg4 = totalseg.segment(path, fast=True, quiet=True, device="cpu")
     seg3 = totalseg.segment(ref, fast=True, quiet=True, device="cpu")
     assert np.array_equal(np.asanyarray(seg4.dataobj), np.asanyarray(seg3.dataobj))
 
