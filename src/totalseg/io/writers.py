@@ -44,7 +44,7 @@ GZIP_LEVEL = 1
 
 _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x04\xff"  # deflate, no name, mtime 0, "fastest", OS unknown
 _FINAL_BLOCK = b"\x03\x00"  # an empty final fixed-Huffman block ends the deflate stream
-_CHUNK_BYTES = 4194304  # voxels compared / compressed per step and per thread
+_CHUNK_BYTES = 4 << 20  # voxels compared / compressed per step and per thread
 _MAX_ZERO_POWER = 22  # zero-run pieces of 1 B .. 4 MiB; longer runs repeat the 4 MiB piece
 
 
