@@ -190,12 +190,12 @@ def main() -> None:
     official_bin, ours_bin = official_venv(), Path(sys.executable).parent / "totalseg"
     store = BENCH_DIR / "speed" / "results.json"  # the rows of earlier runs, kept when a subset is rerun
     results = json.loads(store.read_text()) if store.exists() and args.cases else {}
-    fresh = {}
+    fresh, commit = {}, _commit()
     for case in CASES:
         if args.cases and case.name not in args.cases:
             continue
         print(f"{case.name} ...", file=sys.stderr, flush=True)
-        fresh[case.name] = {**run_case(case, official_bin, ours_bin, args.repeats), "commit": _commit()}
+        fresh[case.name] = {**run_case(case, official_bin, ours_bin, args.repeats), "commit": commit}
     table = markdown(fresh if args.no_write else {**results, **fresh}, args.repeats)
     print(table)
     if not args.no_write:
