@@ -7,8 +7,10 @@ Usage::
     python benchmarks/speed.py --cases b-fast --repeats 1 --no-write
 
 Same inputs, same full-size seeded weights (see parity.py), runs of the two tools alternate so that
-a slow patch of the machine hits both. Each run is a fresh process, start-up included; peak memory
-is the largest PSS sum over the process tree (shared pages counted once). "network" is the time
+a slow patch of the machine hits both. Each run is a fresh process, start-up included. The timed
+runs are not watched; one more run of each tool measures peak memory: the largest PSS sum over the
+process tree (shared pages counted once), sampled every 0.1 s (sampling takes CPU from the run, so
+it is kept out of the timings). "network" is the time
 spent in the network's forward calls on the same tiles, measured with forward hooks in a fresh
 process after each of totalseg's runs (median), with the settings the ``totalseg`` command sets:
 end-to-end / network is how far a run is from the floor of this pipeline.
@@ -120,18 +122,24 @@ def run_case(case: Case, official_bin: Path, ours_bin: Path, repeats: int) -> di
     weights = seeded_weights(sorted(case.models))
     env, image = offline_env(weights), case.make_input()
     tools = {"official": [str(official_bin / "TotalSegmentator")], "ours": [str(ours_bin), "segment", "--no-download"]}
-    runs: dict[str, list] = {tool: [] for tool in tools}
+
+    def run(tool: str, poll_s: float | None) -> float:
+        out = BENCH_DIR / "speed" / case.name / (f"{tool}.nii.gz" if "--ml" in case.args else tool)
+        result = timed_run([*tools[tool], "-i", str(image), "-o", str(out), "-d", "cpu", "-q", *case.args], env,
+                           poll_s=poll_s)
+        if result.returncode != 0:
+            raise SystemExit(f"{tool} failed on {case.name}:\n{result.output[-3000:]}")
+        what = f"{result.wall_s:.1f} s" if poll_s is None else f"peak {gib(result.peak_mem)}"
+        print(f"  {tool}: {what}", file=sys.stderr, flush=True)
+        return result.wall_s if poll_s is None else result.peak_mem
+
+    walls: dict[str, list[float]] = {tool: [] for tool in tools}
     network = []
     for i in range(repeats):
-        for tool, cmd in (tools.items() if i % 2 == 0 else reversed(tools.items())):
-            out = BENCH_DIR / "speed" / case.name / (f"{tool}.nii.gz" if "--ml" in case.args else tool)
-            result = timed_run([*cmd, "-i", str(image), "-o", str(out), "-d", "cpu", "-q", *case.args], env)
-            if result.returncode != 0:
-                raise SystemExit(f"{tool} failed on {case.name}:\n{result.output[-3000:]}")
-            runs[tool].append(result)
-            print(f"  {tool} run {i + 1}: {result.wall_s:.1f} s, {gib(result.peak_mem)}", file=sys.stderr, flush=True)
+        for tool in (tools if i % 2 == 0 else reversed(tools)):
+            walls[tool].append(run(tool, poll_s=None))
         network.append(_network_in_fresh_process(case, env))
-    report = {tool: (statistics.median(r.wall_s for r in rs), max(r.peak_mem for r in rs)) for tool, rs in runs.items()}
+    report = {tool: (statistics.median(walls[tool]), run(tool, poll_s=0.1)) for tool in tools}
     report["network"] = statistics.median(network)
     return report
 
@@ -151,8 +159,8 @@ def markdown(results: dict[str, dict], repeats: int) -> str:
         "## Speed and memory against the official tool",
         "",
         f"`python benchmarks/speed.py`: median wall time of {repeats} alternating runs (fresh process each, "
-        "start-up and writing included), peak memory (PSS: shared pages counted once) summed over the "
-        "process tree, CPU, default settings, same "
+        "start-up and writing included, not watched), peak memory from one more run of each tool (PSS, "
+        "shared pages counted once, summed over the process tree, sampled every 0.1 s), CPU, default settings, same "
         f"seeded full-size weights, masks identical (see parity). Machine: {machine()}. "
         "\"code\": the totalseg commit a row was measured at.",
         "",
