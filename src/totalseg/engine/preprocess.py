@@ -15,6 +15,7 @@ import torch
 from scipy.ndimage import binary_fill_holes
 
 from totalseg.errors import WeightsError
+from totalseg.imaging.layout import c_contiguous
 from totalseg.models.plans import ModelConfig
 
 # Readers that hand nnU-Net the voxel array in reversed (Z, Y, X) order.
@@ -50,13 +51,13 @@ def restore(labels: np.ndarray, pre: Preprocessed, config: ModelConfig) -> np.nd
     full = full.transpose(config.transpose_backward)
     if config.image_reader in _REVERSING_READERS:
         full = full.transpose(2, 1, 0)
-    return np.ascontiguousarray(full)
+    return c_contiguous(full)
 
 
 def _to_network_order(array_xyz: np.ndarray, config: ModelConfig) -> np.ndarray:
     arr = array_xyz.transpose(2, 1, 0) if config.image_reader in _REVERSING_READERS else array_xyz
     # C-contiguous float32 with a channel axis: the array nnU-Net's reader returns.
-    data = np.ascontiguousarray(arr, dtype=np.float32)[None]
+    data = c_contiguous(arr, np.float32)[None]
     return data.transpose([0, *[i + 1 for i in config.transpose_forward]])
 
 

@@ -109,7 +109,7 @@ def _nsd_in_box(gt: np.ndarray, pred: np.ndarray, spacing: np.ndarray, tolerance
     close = np.count_nonzero(dist_to_pred[border_gt] <= tolerance_mm) + np.count_nonzero(
         dist_to_gt[border_pred] <= tolerance_mm
     )
-    return close / (np.count_nonzero(border_gt) + np.count_nonzero(border_pred))
+    return float(close / (np.count_nonzero(border_gt) + np.count_nonzero(border_pred)))
 
 
 def _border(mask: np.ndarray) -> np.ndarray:

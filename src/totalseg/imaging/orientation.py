@@ -44,7 +44,7 @@ def to_canonical(vol: Volume) -> tuple[Volume, Reorientation]:
         >>> import numpy as np
         >>> lps = Volume(np.arange(24).reshape(2, 3, 4), affine=np.diag([-1.0, -1.0, 1.0, 1.0]))
         >>> ras, how = to_canonical(lps)
-        >>> ras.affine[:3, :3].diagonal().tolist(), ras.array[0, 0, 0] == lps.array[1, 2, 0]
+        >>> ras.affine[:3, :3].diagonal().tolist(), bool(ras.array[0, 0, 0] == lps.array[1, 2, 0])
         ([1.0, 1.0, 1.0], True)
     """
     transform = ornt.io_orientation(vol.affine)

@@ -298,7 +298,9 @@ def _integral_scaling(raw: np.ndarray, slope: int, inter: int) -> np.ndarray | N
 
 
 def _native(array: np.ndarray) -> np.ndarray:
-    if array.dtype.byteorder not in ("=", "|"):
+    # isnative, not byteorder == "=": nibabel spells little-endian "<" even on little-endian
+    # machines, and a needless copy of a 512x512x900 CT costs 0.6 s.
+    if not array.dtype.isnative:
         return array.astype(array.dtype.newbyteorder("="))
     return array
 
