@@ -1,5 +1,7 @@
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -65,6 +67,28 @@ def test_model_loads_and_is_cached(model_folder):
     model = Model.from_folder(model_folder)
     assert model.config.num_outputs == 118 and model.config.patch_size == (32, 32, 32)
     assert load_model(model_folder) is load_model(model_folder)
+
+
+def test_loaded_network_equals_a_normally_built_one(model_folder):
+    model = Model.from_folder(model_folder)
+    built = build_network(model.config)
+    load_weights(built, load_checkpoint(model_folder / "fold_0" / "checkpoint_final.pth")["network_weights"])
+    ours, theirs = dict(model.network.named_parameters()), dict(built.named_parameters())
+    assert ours.keys() == theirs.keys()
+    for name, param in ours.items():
+        assert param.device.type == "cpu" and param.requires_grad == theirs[name].requires_grad
+        assert torch.equal(param, theirs[name]), name
+    x = torch.randn(1, 1, 32, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(model.network(x), built.eval()(x))
+
+
+def test_loading_a_model_does_not_import_sympy(model_folder):
+    # Costs 0.5 s of every run's start-up; nn.Module.to_empty pulled it in (see models/model.py).
+    code = f"import sys; from totalseg.models.model import Model; Model.from_folder({str(model_folder)!r}); " \
+           "print('sympy' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
 
 
 def test_tampered_checkpoint_is_refused_without_running_code(tmp_path, model_folder):

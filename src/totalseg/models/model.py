@@ -42,10 +42,13 @@ def _network_to_load(config: ModelConfig) -> nn.Module:
     (random initialisation of a 118-class network costs about 0.15 s)."""
     with torch.device("meta"):
         network = build_network(config)
-    persistent = set(network.state_dict())
-    if any(name not in persistent for name, _ in network.named_buffers()):
-        return build_network(config)  # such a buffer is not in the checkpoint: it needs its initial value
-    return network.to_empty(device="cpu")
+    if any(True for _ in network.buffers()):
+        return build_network(config)  # buffers may not be in the checkpoint: they need their initial value
+    # Not nn.Module.to_empty: its empty_like on meta tensors imports sympy (0.5 s) in torch 2.x.
+    for module in network.modules():
+        for name, param in module.named_parameters(recurse=False):
+            setattr(module, name, nn.Parameter(torch.empty(param.shape, dtype=param.dtype), param.requires_grad))
+    return network
 
 
 _CACHE: dict[tuple[str, float, str], Model] = {}
