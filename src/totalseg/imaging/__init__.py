@@ -1,4 +1,5 @@
-"""Image geometry: the :class:`Volume` type, orientation to canonical RAS, resampling and cropping.
+"""Image geometry: the :class:`Volume` type, orientation to canonical RAS, resampling, cropping
+and the memory layout of volumes (fast C-ordered copies).
 
 Everything here is a small pure function of arrays and affines; nothing reads or writes files.
 """
