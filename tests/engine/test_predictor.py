@@ -6,7 +6,7 @@ import torch
 
 from totalseg.engine.gaussian import importance_map
 from totalseg.engine.grid import tile_grid
-from totalseg.engine.predictor import SlidingWindowPredictor, _add_by_channels
+from totalseg.engine.predictor import SlidingWindowPredictor, _add_by_channels, first_argmax
 from totalseg.models.network import build_network
 from totalseg.models.plans import ModelConfig
 from totalseg.models.synthetic import TINY, dataset_json, legacy_plans, randomize
@@ -112,3 +112,22 @@ def test_chunked_add_gives_the_bits_of_the_mixed_dtype_add():
     expected[:, :, 2:8] += logits  # nnU-Net's add into a tile's window of the accumulator
     _add_by_channels(acc[:, :, 2:8], logits)
     assert torch.equal(acc, expected)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float32])
+def test_first_argmax_equals_argmax_with_ties(dtype):
+    gen = torch.Generator().manual_seed(5)
+    # 37 channels (a partial last chunk) of coarsely rounded values: many voxels tie for the max
+    logits = (torch.randn((37, 6, 7, 9), generator=gen) * 2).round().to(dtype)
+    best = logits.amax(0)
+    assert ((logits == best).sum(0) > 1).float().mean() > 0.2  # the ties are there
+    assert torch.equal(first_argmax(logits, best).long(), logits.argmax(0))
+
+
+def test_first_argmax_leaves_nan_and_many_channels_to_argmax():
+    gen = torch.Generator().manual_seed(6)
+    logits = torch.randn((5, 4, 4), generator=gen)
+    logits[3, 1, 2] = float("nan")
+    assert first_argmax(logits, logits.amax(0))[1, 2] == 3  # argmax picks the NaN, as in nnU-Net
+    wide = torch.randn((300, 3, 4), generator=gen).half()
+    assert torch.equal(first_argmax(wide, wide.amax(0)).long(), wide.argmax(0))

@@ -117,13 +117,42 @@ class SlidingWindowPredictor:
 
     def _finalize(self, acc: torch.Tensor, weight: torch.Tensor) -> np.ndarray:
         logits = acc.div_(weight)  # in place: this part of the slab is final
-        # max gives argmax's indices (ties included) and the winning values in one pass; nnU-Net's
-        # inf check runs on those: a +inf anywhere wins the max, a -inf never changes the argmax.
-        best, labels = torch.max(logits, dim=0)
+        # nnU-Net's inf check runs on the winning values: a +inf anywhere wins the max, a -inf
+        # never changes the argmax.
+        best = logits.amax(dim=0)
         if torch.isinf(best).any():
             raise FloatingPointError("inf in the blended logits; run with precision='fp32'")
-        labels = labels.cpu().numpy()
-        return labels.astype(np.uint8 if acc.shape[0] <= 255 else np.uint16)
+        labels = first_argmax(logits, best)
+        return labels.cpu().numpy().astype(np.uint8 if acc.shape[0] <= 255 else np.uint16)
+
+
+def first_argmax(logits: torch.Tensor, best: torch.Tensor, channels: int = 16) -> torch.Tensor:
+    """``logits.argmax(0)`` given ``best = logits.amax(0)``: the first channel that holds the max.
+
+    On CPU, PyTorch's indexed reductions over the channel axis (argmax, max with indices) are
+    slow for fp16: 0.40 s for 118 x 96 x 128 x 128, against 0.04 s for amax. Here each channel
+    equal to the max gets the rank ``n - c`` (earlier channels rank higher) and a running amax of
+    the ranks names the first maximal channel: about 0.1 s, the same labels, ties included.
+    Logits with a NaN go to PyTorch's argmax (which picks the NaN, as nnU-Net's does), and so do
+    more than 255 channels (the ranks are uint8).
+
+    Examples:
+        >>> x = torch.tensor([[1.0, 3.0], [3.0, 3.0], [2.0, 0.0]])
+        >>> first_argmax(x, x.amax(0)).tolist()
+        [1, 0]
+    """
+    n = logits.shape[0]
+    if n > 255 or torch.isnan(best).any():
+        return logits.argmax(dim=0)
+    rank = torch.arange(n, 0, -1, dtype=torch.uint8, device=logits.device).view(-1, *[1] * best.dim())
+    top = torch.zeros(best.shape, dtype=torch.uint8, device=logits.device)
+    hits = torch.empty((min(channels, n), *best.shape), dtype=torch.uint8, device=logits.device)
+    for c in range(0, n, channels):
+        hit = hits[: min(channels, n - c)]
+        torch.eq(logits[c : c + channels], best, out=hit.view(torch.bool))
+        hit *= rank[c : c + channels]
+        torch.maximum(top, hit.amax(dim=0), out=top)
+    return n - top
 
 
 def _add_by_channels(target: torch.Tensor, source: torch.Tensor, channels: int = 8) -> None:
