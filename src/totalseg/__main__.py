@@ -1,5 +1,3 @@
-import sys
+from totalseg.cli import run
 
-from totalseg.cli import main
-
-sys.exit(main())
+run()

@@ -4,10 +4,12 @@ function and presents the result; user errors become one line on stderr and exit
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 import warnings
 from collections.abc import Sequence
+from typing import NoReturn
 
 from totalseg import __version__
 from totalseg.errors import TotalsegError
@@ -52,5 +54,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def run() -> NoReturn:
+    """The ``totalseg`` console command: :func:`main` on ``sys.argv``, then exit with its code."""
+    code = main()
+    # The process ends here. torch brings about 200k Python objects, and the interpreter's final
+    # garbage collections walk them all: 0.4 s of a 10 s run. Frozen objects are skipped. Nothing
+    # depends on collection at exit: every output is closed and renamed before main returns.
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
