@@ -34,7 +34,17 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
-from harness import BENCH_DIR, gib, machine, official_venv, offline_env, seeded_weights, timed_run, write_section
+from harness import (
+    BENCH_DIR,
+    RunResult,
+    gib,
+    machine,
+    official_venv,
+    offline_env,
+    seeded_weights,
+    timed_run,
+    write_section,
+)
 from parity import INPUTS, SHARED_CT, center_64
 
 
@@ -123,7 +133,7 @@ def run_case(case: Case, official_bin: Path, ours_bin: Path, repeats: int) -> di
     env, image = offline_env(weights), case.make_input()
     tools = {"official": [str(official_bin / "TotalSegmentator")], "ours": [str(ours_bin), "segment", "--no-download"]}
 
-    def run(tool: str, poll_s: float | None) -> float:
+    def run(tool: str, poll_s: float | None) -> RunResult:
         out = BENCH_DIR / "speed" / case.name / (f"{tool}.nii.gz" if "--ml" in case.args else tool)
         result = timed_run([*tools[tool], "-i", str(image), "-o", str(out), "-d", "cpu", "-q", *case.args], env,
                            poll_s=poll_s)
@@ -131,15 +141,15 @@ def run_case(case: Case, official_bin: Path, ours_bin: Path, repeats: int) -> di
             raise SystemExit(f"{tool} failed on {case.name}:\n{result.output[-3000:]}")
         what = f"{result.wall_s:.1f} s" if poll_s is None else f"peak {gib(result.peak_mem)}"
         print(f"  {tool}: {what}", file=sys.stderr, flush=True)
-        return result.wall_s if poll_s is None else result.peak_mem
+        return result
 
     walls: dict[str, list[float]] = {tool: [] for tool in tools}
     network = []
     for i in range(repeats):
         for tool in (tools if i % 2 == 0 else reversed(tools)):
-            walls[tool].append(run(tool, poll_s=None))
+            walls[tool].append(run(tool, poll_s=None).wall_s)
         network.append(_network_in_fresh_process(case, env))
-    report = {tool: (statistics.median(walls[tool]), run(tool, poll_s=0.1)) for tool in tools}
+    report = {tool: (statistics.median(walls[tool]), run(tool, poll_s=0.1).peak_mem) for tool in tools}
     report["network"] = statistics.median(network)
     return report
 
