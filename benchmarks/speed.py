@@ -108,20 +108,22 @@ CASES = [
 
 def network_seconds(case: Case, weights: Path) -> float:
     """Seconds spent in network forward calls when totalseg segments this case (in-process)."""
-    import torch
-
+    import totalseg.engine.predictor as predictor
     from totalseg.api import segment
-    from totalseg.models.model import load_model
-    from totalseg.models.store import WeightsStore
-    from totalseg.models.tasks import all_models
+    from totalseg.engine.heap import keep_freed_memory
     from totalseg.settings import Settings
 
-    spent, starts = [0.0], []
-    store, specs = WeightsStore(weights), all_models()
-    for mid in case.models:  # cached per process: segment() below gets these very networks
-        network = load_model(store.require(specs[mid]), device=torch.device("cpu")).network
-        network.register_forward_pre_hook(lambda *_: starts.append(time.perf_counter()))
-        network.register_forward_hook(lambda *_: spent.append(spent.pop() + time.perf_counter() - starts.pop()))
+    keep_freed_memory()  # as the totalseg command does
+    spent = [0.0]
+    forward = predictor.forward_lean
+
+    def timed_forward(network, x):
+        start = time.perf_counter()
+        out = forward(network, x)
+        spent[0] += time.perf_counter() - start
+        return out
+
+    predictor.forward_lean = timed_forward  # the predictor's one call into the network
     flags = {"fast": "--fast" in case.args, "fastest": "--fastest" in case.args}
     segment(case.make_input(), None, quiet=True, download=False, device="cpu",
             settings=Settings(home_dir=weights.parent, weights_dir=weights), **flags)
@@ -155,8 +157,7 @@ def run_case(case: Case, official_bin: Path, ours_bin: Path, repeats: int) -> di
 
 
 def _network_in_fresh_process(case: Case, env: dict[str, str]) -> float:
-    """:func:`network_seconds` in a new process, with the environment the ``totalseg`` command sets."""
-    env = {**env, "THP_MEM_ALLOC_ENABLE": "1"}  # as totalseg.cli sets it before importing torch
+    """:func:`network_seconds` in a new process (which sets up its heap as the ``totalseg`` command does)."""
     cmd = [sys.executable, __file__, "--network-of", case.name]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=Path(__file__).parent)
     if done.returncode != 0:
@@ -171,7 +172,8 @@ def markdown(results: dict[str, dict], repeats: int) -> str:
         f"`python benchmarks/speed.py`: median wall time of {repeats} alternating runs (fresh process each, "
         "start-up and writing included, not watched), peak memory from one more run of each tool (PSS, "
         "shared pages counted once, summed over the process tree, sampled every 0.1 s), CPU, default settings, same "
-        f"seeded full-size weights, masks identical (see parity). Machine: {machine()}. "
+        f"seeded full-size weights, masks identical (see parity). Machine: {machine()}; the official tool "
+        f"runs the torch its install brings, {_official_torch()}. "
         "\"code\": the totalseg commit a row was measured at.",
         "",
         "| input, mode | official | totalseg | speed-up | official peak | totalseg peak | memory ratio "
@@ -186,6 +188,12 @@ def markdown(results: dict[str, dict], repeats: int) -> str:
         lines.append(f"| {case.what} | {ow:.1f} s | {tw:.1f} s | {ow / tw:.1f}x | {gib(om)} | {gib(tm)} | "
                      f"{tm / om:.2f} | {net:.1f} s | {tw / net:.2f} | {r['commit']} |")
     return "\n".join(lines)
+
+
+def _official_torch() -> str:
+    python = official_venv() / "python"
+    done = subprocess.run([str(python), "-c", "import torch; print(torch.__version__)"], capture_output=True, text=True)
+    return f"torch {done.stdout.strip()}"
 
 
 def _commit() -> str:

@@ -23,6 +23,7 @@ from typing import Any
 
 from totalseg.batch.cases import Case
 from totalseg.batch.folder import BatchFolder
+from totalseg.engine.heap import keep_freed_memory
 from totalseg.errors import TotalsegError
 from totalseg.settings import Settings
 
@@ -86,6 +87,7 @@ class CaseRunner:
         self.folder = BatchFolder(job.outdir)
         self._inference = threading.Lock()
         self._worker = f"{socket.gethostname()}:{os.getpid()}"
+        keep_freed_memory()  # this process runs tile after tile
         if job.torch_threads > 0:
             import torch
 

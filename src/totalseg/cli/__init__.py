@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import sys
 import warnings
 from collections.abc import Sequence
 from typing import NoReturn
 
 from totalseg import __version__
+from totalseg.engine.heap import keep_freed_memory
 from totalseg.errors import TotalsegError
 
 # Each module has `register(subparsers)` adding its parser with `set_defaults(handler=...)`;
@@ -38,10 +38,9 @@ def _one_line_warning(message, category, filename, lineno, line=None) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # Transparent huge pages for PyTorch's large CPU tensors: far fewer page faults, about 15 % less
-    # network time on CPU, same arithmetic. Read once by torch at its first allocation, so set it
-    # before any subcommand imports torch (docs/performance.md).
-    os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
+    # Large tensors reuse freed heap memory instead of fresh pages: a third less network time on
+    # CPU, same arithmetic (engine/heap.py, docs/performance.md).
+    keep_freed_memory()
     args = build_parser().parse_args(argv)
     warnings.formatwarning = _one_line_warning
     try:

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from totalseg.engine.forward import forward_lean
 from totalseg.engine.gaussian import importance_map
 from totalseg.engine.grid import tile_starts
 
@@ -113,7 +114,7 @@ class SlidingWindowPredictor:
             else contextlib.nullcontext()
         )
         with autocast:
-            return self.network(batch)[0]
+            return forward_lean(self.network, batch)[0]
 
     def _finalize(self, acc: torch.Tensor, weight: torch.Tensor) -> np.ndarray:
         logits = acc.div_(weight)  # in place: this part of the slab is final
