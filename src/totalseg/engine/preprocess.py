@@ -48,16 +48,23 @@ def restore(labels: np.ndarray, pre: Preprocessed, config: ModelConfig) -> np.nd
     """Labels of the cropped network input back to the full (X, Y, Z) grid."""
     full = np.zeros(pre.shape, dtype=labels.dtype)
     full[pre.bbox] = labels
-    full = full.transpose(config.transpose_backward)
-    if config.image_reader in _REVERSING_READERS:
-        full = full.transpose(2, 1, 0)
-    return c_contiguous(full)
+    return c_contiguous(reader_order(full.transpose(config.transpose_backward), config))  # (2, 1, 0) undoes itself
+
+
+def reader_order(array_xyz: np.ndarray, config: ModelConfig) -> np.ndarray:
+    """``array_xyz`` in the axis order the model's image reader gives nnU-Net (a view).
+
+    Examples:
+        >>> from types import SimpleNamespace
+        >>> reader_order(np.zeros((4, 5, 6)), SimpleNamespace(image_reader="SimpleITKIO")).shape
+        (6, 5, 4)
+    """
+    return array_xyz.transpose(2, 1, 0) if config.image_reader in _REVERSING_READERS else array_xyz
 
 
 def _to_network_order(array_xyz: np.ndarray, config: ModelConfig) -> np.ndarray:
-    arr = array_xyz.transpose(2, 1, 0) if config.image_reader in _REVERSING_READERS else array_xyz
     # C-contiguous float32 with a channel axis: the array nnU-Net's reader returns.
-    data = c_contiguous(arr, np.float32)[None]
+    data = c_contiguous(reader_order(array_xyz, config), np.float32)[None]
     return data.transpose([0, *[i + 1 for i in config.transpose_forward]])
 
 

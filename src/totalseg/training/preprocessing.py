@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from totalseg.engine.preprocess import preprocess
+from totalseg.engine.preprocess import preprocess, reader_order
 from totalseg.errors import InputError
 from totalseg.imaging.resample import resample_to_shape, resample_to_spacing
 from totalseg.imaging.volume import LabelVolume
@@ -65,7 +65,8 @@ def preprocess_arrays(case: RawCase, config: ModelConfig, *, seed: int = 0) -> t
     seg_array = np.asarray(seg.array)
     if seg_array.max(initial=0) > 255 or seg_array.min(initial=0) < 0:
         raise InputError(f"{case.label}: label ids must be 0..255, got {seg_array.min()}..{seg_array.max()}")
-    seg_net = np.ascontiguousarray(_network_order(seg_array.astype(np.uint8), config)[pre.bbox])[None]
+    seg_net = reader_order(seg_array.astype(np.uint8), config).transpose(config.transpose_forward)
+    seg_net = np.ascontiguousarray(seg_net[pre.bbox])[None]
     return pre.data.numpy(), seg_net
 
 
@@ -99,11 +100,6 @@ def preprocess_dataset(
         if on_case is not None:
             on_case(case.case_id)
     return cases
-
-
-def _network_order(array_xyz: np.ndarray, config: ModelConfig) -> np.ndarray:
-    arr = array_xyz.transpose(2, 1, 0) if config.image_reader.startswith("SimpleITKIO") else array_xyz
-    return arr.transpose(config.transpose_forward)
 
 
 def _class_locations(seg: np.ndarray, rng: np.random.Generator) -> dict[int, np.ndarray]:
