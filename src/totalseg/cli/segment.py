@@ -71,11 +71,14 @@ def _add_measure_options(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from totalseg.api import segment
+    from totalseg.io.read_ahead import ReadAhead
 
     start = time.perf_counter()
+    source = ReadAhead(args.input) if ReadAhead.applies_to(args.input) else args.input  # read while torch imports
+    from totalseg.api import segment
+
     segment(
-        args.input, args.output, task=args.task, fast=args.fast, fastest=args.fastest, ml=args.ml,
+        source, args.output, task=args.task, fast=args.fast, fastest=args.fastest, ml=args.ml,
         roi_subset=args.roi_subset, body_seg=args.body_seg, force_split=args.force_split,
         resampling_order=args.resampling_order, device=args.device, quiet=args.quiet,
         model_dir=args.model_dir, precision=args.precision, download=not args.no_download,

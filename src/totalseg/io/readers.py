@@ -27,6 +27,7 @@ from nibabel.arrayproxy import is_proxy
 
 from totalseg.errors import InputError
 from totalseg.imaging.volume import Volume
+from totalseg.io.read_ahead import ReadAhead
 
 try:
     from isal import igzip as _igzip  # gunzip with Intel ISA-L: about twice as fast as the gzip module
@@ -34,7 +35,7 @@ try:
 except ImportError:  # pragma: no cover - platforms without an isal wheel
     _igzip = None
 
-ImageSource = str | os.PathLike | nib.Nifti1Image | nib.Nifti2Image
+ImageSource = str | os.PathLike | nib.Nifti1Image | nib.Nifti2Image | ReadAhead
 
 # What a corrupt or truncated file can raise while nibabel or gzip decode it.
 _DECODE_ERRORS = (OSError, EOFError, zlib.error, ValueError, gzip.BadGzipFile, nib.filebasedimages.ImageFileError,
@@ -158,8 +159,9 @@ def read_volume(source: ImageSource) -> Volume:
 
     Args:
         source: a ``.nii``, ``.nii.gz``, ``.nrrd``, ``.mha`` or ``.mhd`` path, a DICOM folder or
-            ``.zip`` (the CT/MR series with the most slices), or a
-            ``nib.Nifti1Image``/``nib.Nifti2Image`` (its data and header are used, not copied).
+            ``.zip`` (the CT/MR series with the most slices), a
+            ``nib.Nifti1Image``/``nib.Nifti2Image`` (its data and header are used, not copied), or
+            a :class:`~totalseg.io.read_ahead.ReadAhead` of a file (waits for it).
 
     Returns:
         A Volume in (X, Y, Z) order with a RAS+ mm affine. NIfTI inputs keep their header and their
@@ -179,6 +181,8 @@ def read_volume(source: ImageSource) -> Volume:
     """
     if isinstance(source, (nib.Nifti1Image, nib.Nifti2Image)):
         return volume_from_nifti(source, source="the input image")
+    if isinstance(source, ReadAhead):
+        return source.volume()
     path = Path(source)
     _check_file(path)
     for reader in READERS:
