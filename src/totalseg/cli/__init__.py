@@ -38,8 +38,8 @@ def _one_line_warning(message, category, filename, lineno, line=None) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # Large tensors reuse freed heap memory instead of fresh pages: a third less network time on
-    # CPU, same arithmetic (engine/heap.py, docs/performance.md).
+    # Large tensors reuse freed heap memory instead of fresh pages: about a quarter less network
+    # time on CPU, same arithmetic (engine/heap.py, docs/performance.md).
     keep_freed_memory()
     args = build_parser().parse_args(argv)
     warnings.formatwarning = _one_line_warning

@@ -20,6 +20,7 @@ from torch import nn
 from totalseg.engine.forward import forward_lean
 from totalseg.engine.gaussian import importance_map
 from totalseg.engine.grid import tile_starts
+from totalseg.engine.heap import release_freed_memory
 
 PRECISIONS = ("nnunet", "fp32")
 
@@ -71,6 +72,7 @@ class SlidingWindowPredictor:
             # Only the overlap with the next slab is kept (a compact copy), so this slab's buffers go.
             carry = (acc[:, end:].clone(), weight[end:].clone())
             del acc, weight
+        release_freed_memory()  # what the tiles kept for each other, before the outputs are written
         return labels[unpad]
 
     def _accumulate_slab(self, padded, start0, row_starts, carry, gauss, on_tile):
