@@ -16,7 +16,8 @@ from totalseg.models.tasks import get_task
 
 def plain_unet() -> nn.Module:
     spec = get_task("total", "fast").models[0]
-    net = build_network(ModelConfig.from_dicts(legacy_plans(spec, TINY, modality="ct"), dataset_json(spec, modality="ct")))
+    plans, dataset = legacy_plans(spec, TINY, modality="ct"), dataset_json(spec, modality="ct")
+    net = build_network(ModelConfig.from_dicts(plans, dataset))
     randomize(net, seed=5)
     return net.eval()
 

@@ -18,6 +18,7 @@ import functools
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
+_M_ARENA_MAX = -8
 _LARGEST = 2**31 - 1  # mallopt takes a C int: blocks up to 2 GiB come from the heap
 _keeping = False
 
@@ -45,7 +46,10 @@ def keep_freed_memory() -> bool:
     libc = _glibc()
     if libc is None:
         return False
-    _keeping = bool(libc.mallopt(_M_MMAP_THRESHOLD, _LARGEST) and libc.mallopt(_M_TRIM_THRESHOLD, _LARGEST))
+    # One arena: a thread's own arena grows in 64 MB heaps and maps every larger block afresh, so
+    # inference in a worker thread (totalseg batch) would not keep anything.
+    _keeping = bool(libc.mallopt(_M_MMAP_THRESHOLD, _LARGEST) and libc.mallopt(_M_TRIM_THRESHOLD, _LARGEST)
+                    and libc.mallopt(_M_ARENA_MAX, 1))
     return _keeping
 
 
