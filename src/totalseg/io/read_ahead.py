@@ -17,10 +17,10 @@ import pickle
 import sys
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from totalseg.imaging.volume import Volume
+import numpy as np
+
+from totalseg.imaging.volume import Volume
 
 
 class ReadAhead:
@@ -52,9 +52,10 @@ class ReadAhead:
         DICOM (a folder, ``.zip`` or ``.dcm``) is read in this process: the series it holds also
         decides the default task and makes DICOM outputs possible.
         """
-        path = Path(path)
-        return (sys.platform == "linux" and hasattr(os, "memfd_create") and path.is_file()
-                and not path.name.lower().endswith((".zip", ".dcm")))
+        from totalseg.io.dicom import is_dicom_source  # it imports the readers, which import this module
+
+        forks = sys.platform == "linux" and hasattr(os, "memfd_create")
+        return forks and Path(path).is_file() and not is_dicom_source(path)
 
     def volume(self) -> Volume:
         """The volume, as :func:`~totalseg.io.readers.read_volume` reads it (waits for the child)."""
@@ -63,8 +64,7 @@ class ReadAhead:
         return self._volume
 
     def _receive(self) -> Volume:
-        from totalseg.imaging.volume import Volume
-        from totalseg.io.readers import read_volume
+        from totalseg.io.readers import read_volume  # the readers import this module
 
         with os.fdopen(self._pipe, "rb") as pipe:
             message = pipe.read()
@@ -87,9 +87,7 @@ class ReadAhead:
         return Volume(array, affine=affine, header=header)
 
 
-def _map_array(memfd: int, shape: tuple[int, ...], dtype: str, order: str):
-    import numpy as np
-
+def _map_array(memfd: int, shape: tuple[int, ...], dtype: str, order: str) -> np.ndarray:
     size = int(np.prod(shape)) * np.dtype(dtype).itemsize
     try:
         if size == 0:
@@ -99,9 +97,7 @@ def _map_array(memfd: int, shape: tuple[int, ...], dtype: str, order: str):
         os.close(memfd)
 
 
-def _view(buffer, shape: tuple[int, ...], dtype: str, order: str):
-    import numpy as np
-
+def _view(buffer, shape: tuple[int, ...], dtype: str, order: str) -> np.ndarray:
     return np.frombuffer(buffer, dtype=dtype).reshape(shape, order=order)
 
 
