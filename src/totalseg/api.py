@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from totalseg.engine.devices import device_from_name
 from totalseg.engine.pipeline import RunOptions
-from totalseg.engine.predictor import PRECISIONS
+from totalseg.engine.precision import PRECISIONS
 from totalseg.engine.segment import SegmentRequest, segment_volume
 from totalseg.errors import DownloadError, InputError, OutputError, WeightsError
 from totalseg.imaging.volume import Volume
@@ -82,7 +82,10 @@ def segment(
         device: ``cpu``, ``gpu``, ``gpu:N`` or ``mps``.
         quiet: no progress bar.
         model_dir: run any nnU-Net v2 model folder instead of a registered task.
-        precision: ``nnunet`` (identical masks to the official tool) or ``fp32`` accumulation.
+        precision: ``nnunet`` (identical masks to the official tool), ``fp32`` accumulation, or
+            ``bf16``: the network in bfloat16, about twice as fast on CPUs with AVX-512 BF16 or
+            AMX, masks close to the official tool's but not identical (opt-in; see
+            docs/benchmarks.md for its Dice cost).
         download: fetch missing official weights (as the official tool does); otherwise fail.
         settings: weights location; read from the environment when omitted.
         on_tile: called after each sliding-window tile (progress reporting, e.g. in the web app).

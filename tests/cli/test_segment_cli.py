@@ -46,6 +46,17 @@ def test_multilabel_output_matches_api_and_per_class(env, ct_small_path, tmp_pat
     assert np.array_equal(liver, (np.asanyarray(img.dataobj) == 5).astype(np.uint8))
 
 
+def test_bf16_precision_is_an_opt_in_close_to_the_default(env, ct_small_path, tmp_path):
+    outs = {}
+    for precision in ("nnunet", "bf16"):
+        outs[precision] = tmp_path / f"{precision}.nii.gz"
+        assert main(["segment", "-i", str(ct_small_path), "-o", str(outs[precision]), "-f", "-ml", "-q",
+                     "-d", "cpu", "--precision", precision]) == 0
+    exact, bf16 = (np.asanyarray(nib.load(p).dataobj) for p in outs.values())
+    assert bf16.dtype == np.uint8 and bf16.shape == exact.shape
+    assert 0.8 < (exact == bf16).mean() < 1  # random weights: many near-ties, so some voxels flip
+
+
 def test_roi_subset_writes_only_those_classes(env, ct_small_path, tmp_path):
     out = tmp_path / "roi"
     assert main(["segment", "-i", str(ct_small_path), "-o", str(out), "-f", "-rs", "liver", "spleen", "-q",

@@ -6,7 +6,7 @@ import torch
 
 from totalseg.engine.gaussian import importance_map
 from totalseg.engine.grid import tile_grid
-from totalseg.engine.predictor import SlidingWindowPredictor, _add_by_channels, first_argmax
+from totalseg.engine.predictor import SlidingWindowPredictor, add_weighted, first_argmax
 from totalseg.models.network import build_network
 from totalseg.models.plans import ModelConfig
 from totalseg.models.synthetic import TINY, dataset_json, legacy_plans, randomize
@@ -74,9 +74,24 @@ def test_tile_callback_counts_tiles(network):
     assert len(calls) == len(tile_grid((70, 45, 40), (32, 32, 32), 0.8))
 
 
+def test_bf16_precision_runs_the_network_in_bfloat16(network):
+    image = torch.randn((1, 70, 45, 40), generator=torch.Generator().manual_seed(1))
+    seen = []
+    hook = network.decoder.seg_layers[-1].register_forward_hook(lambda m, i, out: seen.append(out.dtype))
+    try:
+        exact = SlidingWindowPredictor(network, (32, 32, 32), step=0.8).predict(image)
+        bf16 = SlidingWindowPredictor(network, (32, 32, 32), step=0.8, precision="bf16").predict(image)
+    finally:
+        hook.remove()
+    n_tiles = len(tile_grid((70, 45, 40), (32, 32, 32), 0.8))
+    assert seen == [torch.float32] * n_tiles + [torch.bfloat16] * n_tiles
+    # random weights leave many near-ties, the worst case for a lower precision: close, not equal
+    assert 0.8 < (exact == bf16).mean() < 1
+
+
 def test_unknown_precision_rejected(network):
     with pytest.raises(ValueError, match="precision"):
-        SlidingWindowPredictor(network, (32, 32, 32), precision="bf16")
+        SlidingWindowPredictor(network, (32, 32, 32), precision="fp8")
 
 
 class _Constant(torch.nn.Module):
@@ -104,14 +119,27 @@ def test_inf_in_the_winning_logits_is_an_error(value, expected, monkeypatch):
         assert (predictor.predict(image) == expected).all()
 
 
-def test_chunked_add_gives_the_bits_of_the_mixed_dtype_add():
+@pytest.mark.parametrize(
+    "acc_dtype, logits_dtype, gauss_dtype",
+    [
+        (torch.float16, torch.float32, torch.float16),  # nnU-Net on CPU
+        (torch.float16, torch.float16, torch.float16),  # nnU-Net on a GPU (autocast logits)
+        (torch.float32, torch.float32, torch.float32),  # precision="fp32"
+    ],
+)
+def test_weighted_add_gives_the_bits_of_nnunets_two_steps(acc_dtype, logits_dtype, gauss_dtype):
     gen = torch.Generator().manual_seed(4)
-    acc = (torch.randn((21, 9, 10, 12), generator=gen) * 30).half()  # 21 channels: a partial last chunk
-    logits = torch.randn((21, 9, 6, 12), generator=gen) * 30
+    # 21 channels and 9 planes: partial last blocks on both blocked axes
+    acc = (torch.randn((21, 9, 10, 12), generator=gen) * 30).to(acc_dtype)
+    logits = (torch.randn((21, 9, 6, 12), generator=gen) * 30).to(logits_dtype)
+    gauss = (torch.rand((9, 6, 12), generator=gen) * 10).to(gauss_dtype)
     expected = acc.clone()
-    expected[:, :, 2:8] += logits  # nnU-Net's add into a tile's window of the accumulator
-    _add_by_channels(acc[:, :, 2:8], logits)
-    assert torch.equal(acc, expected)
+    prediction = logits.clone()
+    prediction *= gauss  # nnU-Net: prediction *= gaussian; predicted_logits[sl] += prediction
+    expected[:, :, 2:8] += prediction
+    add_weighted(acc[:, :, 2:8], logits, gauss, channels=4, planes=4)
+    assert torch.equal(acc.view(torch.int16 if acc_dtype == torch.float16 else torch.int32),
+                       expected.view(torch.int16 if acc_dtype == torch.float16 else torch.int32))
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.float32])

@@ -20,3 +20,14 @@ def test_c_ordered_input_is_returned_without_a_copy():
     array = np.zeros((4, 5, 6), np.int16)
     assert c_contiguous(array) is array
     assert c_contiguous(array, np.float32).dtype == np.float32
+
+
+@pytest.mark.parametrize("cpus", [2, 3])
+def test_threaded_copy_gives_the_same_values(cpus, monkeypatch):
+    import totalseg.imaging.layout as layout
+
+    monkeypatch.setattr(layout, "usable_cpus", lambda: cpus)
+    monkeypatch.setattr(layout, "_THREADED_VOXELS", 1)
+    c = np.random.default_rng(1).integers(-1024, 3000, (9, 70, 21), dtype=np.int16)  # 5 rows of tiles
+    for array in (np.asfortranarray(c), c[:, ::-1, 2:]):
+        np.testing.assert_array_equal(layout.c_contiguous(array, np.float32), array.astype(np.float32))

@@ -15,6 +15,7 @@ from totalseg.batch.cases import Case
 from totalseg.batch.folder import BatchFolder
 from totalseg.batch.results import result_row, write_results
 from totalseg.batch.runner import CaseResult, SegmentJob
+from totalseg.cpus import usable_cpus
 from totalseg.errors import DownloadError, InputError, WeightsError
 from totalseg.settings import Settings
 
@@ -153,7 +154,7 @@ def _dispatch(job: SegmentJob, todo: list[Case], on_result, *, workers: int | No
     else:
         from totalseg.batch.local import run_in_workers
 
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        cores = usable_cpus()
         local_job = replace(job, torch_threads=max(1, cores // workers))
         run_in_workers(local_job, todo, on_result, workers=workers, threads=threads)
 

@@ -9,12 +9,13 @@ else spawned; with ``workers=1`` everything runs in this process.
 from __future__ import annotations
 
 import multiprocessing
-import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import TypeVar
 
 from tqdm import tqdm
+
+from totalseg.cpus import usable_cpus
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -22,8 +23,7 @@ R = TypeVar("R")
 
 def default_workers() -> int:
     """The CPUs this process may use (at most 8: beyond that the disk is usually the limit)."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, min(cpus, 8))
+    return max(1, min(usable_cpus(), 8))
 
 
 def run_parallel(

@@ -30,6 +30,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
+from totalseg.cpus import usable_cpus
 from totalseg.errors import OutputError
 from totalseg.imaging.volume import Volume
 from totalseg.io.nifti_ext import is_label_map_extension, label_map_extension
@@ -410,5 +411,4 @@ def _n_threads(threads: int | None) -> int:
         if threads < 1:
             raise OutputError(f"threads must be >= 1, got {threads}")
         return threads
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, min(cpus, 16))
+    return max(1, min(usable_cpus(), 16))
