@@ -10,10 +10,11 @@ Same inputs, same full-size seeded weights (see parity.py), runs of the two tool
 a slow patch of the machine hits both. Each run is a fresh process, start-up included. The timed
 runs are not watched; one more run of each tool measures peak memory: the largest PSS sum over the
 process tree (shared pages counted once), sampled every 0.1 s (sampling takes CPU from the run, so
-it is kept out of the timings). "network" is the time
-spent in the network's forward calls on the same tiles, measured with forward hooks in a fresh
-process after each of totalseg's runs (median), with the settings the ``totalseg`` command sets:
-end-to-end / network is how far a run is from the floor of this pipeline.
+it is kept out of the timings). "network" is the time totalseg's timed runs themselves spent in
+the network's forward passes (``totalseg segment -v`` reports it; one clock read per tile), and
+end-to-end / network is the median over those runs of each run's wall time divided by its own
+network time: how far a run is from the floor of this pipeline, with both parts of the ratio
+measured under the same machine conditions (a shared machine's speed drifts between runs).
 
 Inputs: (a) the shared 122x101x30 CT at 3 mm; (b) a clinical-size CT: that CT resampled to
 0.75 x 0.75 x 1.25 mm and mirrored along z to 488 x 404 x 269 voxels (53 M); (c) a large volume:
@@ -25,10 +26,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,38 +107,15 @@ CASES = [
 ]
 
 
-def network_seconds(case: Case, weights: Path) -> float:
-    """Seconds spent in network forward calls when totalseg segments this case (in-process)."""
-    import totalseg.engine.predictor as predictor
-    from totalseg.api import segment
-    from totalseg.engine.heap import keep_freed_memory
-    from totalseg.settings import Settings
-
-    keep_freed_memory()  # as the totalseg command does
-    spent = [0.0]
-    forward = predictor.forward_lean
-
-    def timed_forward(network, x):
-        start = time.perf_counter()
-        out = forward(network, x)
-        spent[0] += time.perf_counter() - start
-        return out
-
-    predictor.forward_lean = timed_forward  # the predictor's one call into the network
-    flags = {"fast": "--fast" in case.args, "fastest": "--fastest" in case.args}
-    segment(case.make_input(), None, quiet=True, download=False, device="cpu",
-            settings=Settings(home_dir=weights.parent, weights_dir=weights), **flags)
-    return spent[0]
-
-
 def run_case(case: Case, official_bin: Path, ours_bin: Path, repeats: int) -> dict:
     weights = seeded_weights(sorted(case.models))
     env, image = offline_env(weights), case.make_input()
-    tools = {"official": [str(official_bin / "TotalSegmentator")], "ours": [str(ours_bin), "segment", "--no-download"]}
+    tools = {"official": [str(official_bin / "TotalSegmentator"), "-q"],
+             "ours": [str(ours_bin), "segment", "--no-download", "-v"]}  # -v: the run's own network time
 
     def run(tool: str, poll_s: float | None) -> RunResult:
         out = BENCH_DIR / "speed" / case.name / (f"{tool}.nii.gz" if "--ml" in case.args else tool)
-        result = timed_run([*tools[tool], "-i", str(image), "-o", str(out), "-d", "cpu", "-q", *case.args], env,
+        result = timed_run([*tools[tool], "-i", str(image), "-o", str(out), "-d", "cpu", *case.args], env,
                            poll_s=poll_s)
         if result.returncode != 0:
             raise SystemExit(f"{tool} failed on {case.name}:\n{result.output[-3000:]}")
@@ -146,23 +124,25 @@ def run_case(case: Case, official_bin: Path, ours_bin: Path, repeats: int) -> di
         return result
 
     walls: dict[str, list[float]] = {tool: [] for tool in tools}
-    network = []
+    network, ratios = [], []
     for i in range(repeats):
         for tool in (tools if i % 2 == 0 else reversed(tools)):
-            walls[tool].append(run(tool, poll_s=None).wall_s)
-        network.append(_network_in_fresh_process(case, env))
+            result = run(tool, poll_s=None)
+            walls[tool].append(result.wall_s)
+            if tool == "ours":
+                network.append(network_seconds(result.output))
+                ratios.append(result.wall_s / network[-1])
     report = {tool: (statistics.median(walls[tool]), run(tool, poll_s=0.1).peak_mem) for tool in tools}
-    report["network"] = statistics.median(network)
+    report["network"], report["ratio"] = statistics.median(network), statistics.median(ratios)
     return report
 
 
-def _network_in_fresh_process(case: Case, env: dict[str, str]) -> float:
-    """:func:`network_seconds` in a new process (which sets up its heap as the ``totalseg`` command does)."""
-    cmd = [sys.executable, __file__, "--network-of", case.name]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=Path(__file__).parent)
-    if done.returncode != 0:
-        raise SystemExit(f"network timing failed on {case.name}:\n{done.stderr[-3000:]}")
-    return float(done.stdout.split()[-1])
+def network_seconds(output: str) -> float:
+    """The network time in the ``-v`` timing line of ``totalseg segment``."""
+    found = re.search(r"network ([0-9.]+) s in ([0-9]+) forward passes", output)
+    if found is None:
+        raise SystemExit(f"no timing line in totalseg's output:\n{output[-2000:]}")
+    return float(found.group(1))
 
 
 def markdown(results: dict[str, dict], repeats: int) -> str:
@@ -172,7 +152,9 @@ def markdown(results: dict[str, dict], repeats: int) -> str:
         f"`python benchmarks/speed.py`: median wall time of {repeats} alternating runs (fresh process each, "
         "start-up and writing included, not watched), peak memory from one more run of each tool (PSS, "
         "shared pages counted once, summed over the process tree, sampled every 0.1 s), CPU, default settings, same "
-        f"seeded full-size weights, masks identical (see parity). Machine: {machine()}; the official tool "
+        "seeded full-size weights, masks identical (see parity). \"network alone\": the seconds totalseg's timed "
+        "runs spent in the network's forward passes (median); end-to-end / network: the median of each run's wall "
+        f"time over its own network time. Machine: {machine()}; the official tool "
         f"runs the torch its install brings, {_official_torch()}. "
         "\"code\": the totalseg commit a row was measured at.",
         "",
@@ -186,7 +168,7 @@ def markdown(results: dict[str, dict], repeats: int) -> str:
         r = results[case.name]
         (ow, om), (tw, tm), net = r["official"], r["ours"], r["network"]
         lines.append(f"| {case.what} | {ow:.1f} s | {tw:.1f} s | {ow / tw:.1f}x | {gib(om)} | {gib(tm)} | "
-                     f"{tm / om:.2f} | {net:.1f} s | {tw / net:.2f} | {r['commit']} |")
+                     f"{tm / om:.2f} | {net:.1f} s | {r.get('ratio', tw / net):.2f} | {r['commit']} |")
     return "\n".join(lines)
 
 
@@ -207,12 +189,7 @@ def main() -> None:
     parser.add_argument("--cases", nargs="+", choices=[c.name for c in CASES], help="default: all")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-write", action="store_true", help="print the table, leave docs/benchmarks.md")
-    parser.add_argument("--network-of", choices=[c.name for c in CASES], help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.network_of:  # one network timing, in this fresh process (see run_case)
-        case = next(c for c in CASES if c.name == args.network_of)
-        print(network_seconds(case, seeded_weights(sorted(case.models))))
-        return
     official_bin, ours_bin = official_venv(), Path(sys.executable).parent / "totalseg"
     store = BENCH_DIR / "speed" / "results.json"  # the rows of earlier runs, kept when a subset is rerun
     results = json.loads(store.read_text()) if store.exists() and args.cases else {}

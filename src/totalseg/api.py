@@ -59,6 +59,7 @@ def segment(
     statistics_aggregation: str = "mean",
     clinical: bool = False,
     preview: bool = False,
+    keep_models: bool = True,
 ) -> nib.Nifti1Image:
     """Segment a CT or MR image with the official TotalSegmentator models.
 
@@ -99,6 +100,10 @@ def segment(
         statistics_aggregation: ``mean`` (default) or ``median`` intensity.
         clinical: write ``clinical.json`` (bone density at L1, liver fat, organ volumes, aorta).
         preview: write ``preview.png`` (three slices with coloured overlays and a legend).
+        keep_models: keep the loaded models for the next call in this process (batch runs, the
+            web app); ``False`` loads each model when its turn comes and frees it after, which
+            lowers the peak memory of a multi-model task (the ``totalseg`` command segments one
+            image and passes ``False``).
 
     Returns:
         The multilabel segmentation (uint8) with the input's affine and header and the label
@@ -129,9 +134,13 @@ def segment(
     vol = series.volume if series is not None else input if isinstance(input, Volume) else read_volume(input)
     stage = on_stage or (lambda name: None)
     stage("load")
-    load = _loader(settings, torch_device, model_dir, download=download, progress=not quiet)
-    for spec in _needed_models(request):
-        load(spec)  # fail on missing weights before any work
+    load = _ModelLoader(WeightsStore(settings.weights_dir), torch_device, model_dir, download=download,
+                        progress=not quiet, keep=keep_models)
+    for spec in _needed_models(request):  # fail on missing weights before any work
+        if keep_models:
+            load(spec)
+        else:
+            load.folder(spec)
     stage("predict")
     with tqdm(desc="Predicting", unit="tile", disable=quiet, leave=False) as bar:
         def tick() -> None:
@@ -228,18 +237,25 @@ def _needed_models(request: SegmentRequest) -> list[ModelSpec]:
     return specs
 
 
-def _loader(settings: Settings, device: torch.device, model_dir, *, download: bool, progress: bool
-            ) -> Callable[[ModelSpec], Model]:
-    store = WeightsStore(settings.weights_dir)
+class _ModelLoader:
+    """Loads the model of a spec: from ``model_dir``, or from the weights store (downloading it first
+    when allowed); ``keep`` leaves it in the process's model cache."""
 
-    def load(spec: ModelSpec) -> Model:
-        if model_dir is not None:
-            return load_model(Path(spec.folder), device=device)
-        if download and not store.has(spec):
-            _download(store, spec, progress)
-        return load_model(store.require(spec), device=device)
+    def __init__(self, store: WeightsStore, device: torch.device, model_dir, *, download: bool, progress: bool,
+                 keep: bool) -> None:
+        self.store, self.device, self.model_dir = store, device, model_dir
+        self.download, self.progress, self.keep = download, progress, keep
 
-    return load
+    def folder(self, spec: ModelSpec) -> Path:
+        """The model's folder, downloaded if missing and allowed; WeightsError when it is not there."""
+        if self.model_dir is not None:
+            return Path(spec.folder)
+        if self.download and not self.store.has(spec):
+            _download(self.store, spec, self.progress)
+        return self.store.require(spec)
+
+    def __call__(self, spec: ModelSpec) -> Model:
+        return load_model(self.folder(spec), device=self.device, cache=self.keep)
 
 
 def _download(store: WeightsStore, spec: ModelSpec, progress: bool) -> None:

@@ -138,6 +138,36 @@ def test_unwritable_output(env, ct_small_path, tmp_path, capsys):
     assert "is a file" in capsys.readouterr().err
 
 
+def test_the_command_frees_each_model_the_api_keeps_them(env, ct_small_path, tmp_path):
+    from totalseg.models import model
+
+    model.clear_model_cache()
+    out = tmp_path / "cli.nii.gz"
+    assert main(["segment", "-i", str(ct_small_path), "-o", str(out), "-ml", "-q", "-d", "cpu"]) == 0  # 5 parts
+    assert model._CACHE == {}  # one image per process: nothing kept
+    api = totalseg.segment(ct_small_path, None, quiet=True, device="cpu")
+    assert len(model._CACHE) == 5  # the API keeps them for the next call
+    assert np.array_equal(np.asanyarray(nib.load(out).dataobj), np.asanyarray(api.dataobj))
+
+
+def test_verbose_reports_where_the_time_went(env, ct_small_path, tmp_path, capsys):
+    import re
+
+    from totalseg.engine.predictor import network_clock
+
+    before, before_s = network_clock.passes, network_clock.seconds
+    out = tmp_path / "seg.nii.gz"
+    assert main(["segment", "-i", str(ct_small_path), "-o", str(out), "-f", "-ml", "-v", "-d", "cpu"]) == 0
+    line = next(x for x in capsys.readouterr().err.splitlines() if x.startswith("Timing:"))
+    stages = dict(re.findall(r"(start-up and reading|models|prediction|writing) ([0-9.]+) s", line))
+    assert list(stages) == ["start-up and reading", "models", "prediction", "writing"]
+    network, passes, total = re.search(r"network ([0-9.]+) s in ([0-9]+) forward passes; total ([0-9.]+) s",
+                                       line).groups()
+    assert int(passes) == network_clock.passes - before > 0  # one pass per tile
+    assert network_clock.seconds > before_s
+    assert float(network) <= float(stages["prediction"]) <= float(total)  # the network is part of prediction
+
+
 def test_model_dir_runs_any_nnunet_folder(env, ct_small_path, tmp_path):
     spec = get_task("total", "fast").models[0]
     folder = env / spec.folder

@@ -47,6 +47,7 @@ def test_upload_and_segment_the_real_ct(make_app, ct_small_path):
     assert any("122 x 101 x 30 voxels of 3.00 x 3.00 x 3.00 mm" in c.value for c in at.caption)
     assert at.radio(key="mode").value == "fast"  # the default
     at.radio(key="mode").set_value("fastest")  # 6 mm: the quickest real run
+    assert at.checkbox(key="bf16").value is False  # identical masks unless asked otherwise
     job = _run_segmentation(at)
     assert _errors(at) == []
     assert job.state == "done" and 0 < job.ticks <= job.total_ticks  # the estimate bounds the real tile count
@@ -55,7 +56,18 @@ def test_upload_and_segment_the_real_ct(make_app, ct_small_path):
     assert len(case.classes) == 117 and 0 < len(case.present) <= 117
     assert any(s.value.startswith("Done in") for s in at.success)
     assert case.classes == class_map("total") and case.choice.mode == "fastest"
+    assert case.choice.precision == "nnunet"
     assert any(f"({len(case.present)} structures)" in c.value for c in at.sidebar.caption)
+
+
+def test_the_faster_bfloat16_network_is_an_opt_in(make_app, ct_small_path):
+    at = _upload(make_app(), ct_small_path.name, ct_small_path.read_bytes())
+    at.radio(key="mode").set_value("fastest")
+    at.checkbox(key="bf16").check()
+    job = _run_segmentation(at)
+    assert _errors(at) == [] and job.state == "done"
+    case = at.session_state["case"]
+    assert case.choice.precision == "bf16" and case.labels.shape == (122, 101, 30)
 
 
 def _cut_nifti() -> bytes:

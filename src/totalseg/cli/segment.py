@@ -50,7 +50,8 @@ def add_segment_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-download", action="store_true", help="fail instead of downloading missing weights")
     _add_measure_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
-    p.add_argument("-v", "--verbose", action="store_true", help="more output")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="print where the time went: start-up and reading, models, prediction (network alone), writing")
     # Accepted for compatibility with the official command line; totalseg needs no worker threads.
     p.add_argument("-nr", "--nr_thr_resamp", type=int, default=1, help=argparse.SUPPRESS)
     p.add_argument("-ns", "--nr_thr_saving", type=int, default=None, help=argparse.SUPPRESS)
@@ -76,10 +77,12 @@ def _add_measure_options(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from totalseg.io.read_ahead import ReadAhead
 
-    start = time.perf_counter()
+    clock = StageClock()
     source = ReadAhead(args.input) if ReadAhead.applies_to(args.input) else args.input  # read while torch imports
     from totalseg.api import segment
+    from totalseg.engine.predictor import network_clock
 
+    network_before = (network_clock.seconds, network_clock.passes)
     segment(
         source, args.output, task=args.task, fast=args.fast, fastest=args.fastest, ml=args.ml,
         roi_subset=args.roi_subset, body_seg=args.body_seg, force_split=args.force_split,
@@ -88,10 +91,43 @@ def run(args: argparse.Namespace) -> int:
         output_type=args.output_type, statistics=args.statistics, statistics_extra=args.statistics_extra,
         statistics_include_incomplete=args.statistics_include_incomplete,
         statistics_aggregation=args.statistics_aggregation, clinical=args.clinical, preview=args.preview,
+        keep_models=False,  # one image per process: each model is freed once its part is predicted
+        on_stage=clock.mark,
     )
-    if not args.quiet:
-        print(f"Done in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    if args.verbose:
+        network_s, passes = network_clock.seconds - network_before[0], network_clock.passes - network_before[1]
+        print(clock.summary(network_s, passes), file=sys.stderr)
+    elif not args.quiet:
+        print(f"Done in {clock.elapsed():.1f} s", file=sys.stderr)
     return 0
+
+
+class StageClock:
+    """When each stage of :func:`totalseg.segment` began (its ``on_stage`` names), for ``-v``."""
+
+    _NAMES = {"start": "start-up and reading", "load": "models", "predict": "prediction", "write": "writing"}
+
+    def __init__(self) -> None:
+        self.marks = [("start", time.perf_counter())]
+
+    def mark(self, stage: str) -> None:
+        self.marks.append((stage, time.perf_counter()))
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.marks[0][1]
+
+    def summary(self, network_s: float, passes: int) -> str:
+        """One line: seconds per stage, the network's share of prediction, the total.
+
+        Examples:
+            >>> clock = StageClock()
+            >>> clock.summary(0.0, 0).startswith("Timing: start-up and reading")
+            True
+        """
+        ends = [t for _, t in self.marks[1:]] + [time.perf_counter()]
+        parts = [f"{self._NAMES.get(name, name)} {end - t:.2f} s" for (name, t), end in zip(self.marks, ends)]
+        return (f"Timing: {', '.join(parts)}; network {network_s:.2f} s in {passes} forward passes; "
+                f"total {self.elapsed():.2f} s")
 
 
 def segment_options(args: argparse.Namespace) -> dict[str, Any]:

@@ -55,10 +55,12 @@ _CACHE: dict[tuple[str, float, str], Model] = {}
 _LOCK = threading.Lock()
 
 
-def load_model(folder: Path, *, device: torch.device = torch.device("cpu")) -> Model:
+def load_model(folder: Path, *, device: torch.device = torch.device("cpu"), cache: bool = True) -> Model:
     """Load a model once per process and device; later calls return the same object.
 
     The cache key includes the checkpoint's modification time, so replaced weights are reloaded.
+    With ``cache=False`` a model not cached yet is loaded without being kept: it is freed once the
+    caller drops it (a one-image run of a 5-model task then holds one network at a time).
     """
     ckpt = Path(folder) / "fold_0" / CHECKPOINT
     try:
@@ -67,9 +69,12 @@ def load_model(folder: Path, *, device: torch.device = torch.device("cpu")) -> M
         raise WeightsError(f"{ckpt} is missing; re-download or re-import the weights") from None
     key = (str(Path(folder).resolve()), mtime, str(device))
     with _LOCK:
-        if key not in _CACHE:
-            _CACHE[key] = Model.from_folder(Path(folder), device=device)
-        return _CACHE[key]
+        if key in _CACHE:
+            return _CACHE[key]
+        model = Model.from_folder(Path(folder), device=device)
+        if cache:
+            _CACHE[key] = model
+        return model
 
 
 def clear_model_cache() -> None:

@@ -31,6 +31,7 @@ class RunChoice:
     mode: str = "fast"
     roi_subset: tuple[str, ...] = ()
     device: str = "cpu"
+    precision: str = "nnunet"  # "bf16": the opt-in faster network, masks not identical to the official tool's
 
     def segment_kwargs(self) -> dict:
         """Keyword arguments of :func:`totalseg.segment` for this choice."""
@@ -40,6 +41,7 @@ class RunChoice:
             "fastest": self.mode == "fastest",
             "roi_subset": list(self.roi_subset) or None,
             "device": self.device,
+            "precision": self.precision,
         }
 
 
