@@ -139,7 +139,7 @@ def run_case(case: Case, official_bin: Path, ours_bin: Path, repeats: int) -> di
 
 def network_seconds(output: str) -> float:
     """The network time in the ``-v`` timing line of ``totalseg segment``."""
-    found = re.search(r"network ([0-9.]+) s in ([0-9]+) forward passes", output)
+    found = re.search(r"network ([0-9.]+) s over [0-9]+ tiles?", output)
     if found is None:
         raise SystemExit(f"no timing line in totalseg's output:\n{output[-2000:]}")
     return float(found.group(1))

@@ -159,10 +159,9 @@ def test_verbose_reports_where_the_time_went(env, ct_small_path, tmp_path, capsy
     out = tmp_path / "seg.nii.gz"
     assert main(["segment", "-i", str(ct_small_path), "-o", str(out), "-f", "-ml", "-v", "-d", "cpu"]) == 0
     line = next(x for x in capsys.readouterr().err.splitlines() if x.startswith("Timing:"))
-    stages = dict(re.findall(r"(start-up and reading|models|prediction|writing) ([0-9.]+) s", line))
-    assert list(stages) == ["start-up and reading", "models", "prediction", "writing"]
-    network, passes, total = re.search(r"network ([0-9.]+) s in ([0-9]+) forward passes; total ([0-9.]+) s",
-                                       line).groups()
+    stages = dict(re.findall(r"(start-up and reading|weights|prediction|writing) ([0-9.]+) s", line))
+    assert list(stages) == ["start-up and reading", "weights", "prediction", "writing"]
+    network, passes, total = re.search(r"network ([0-9.]+) s over ([0-9]+) tiles?; total ([0-9.]+) s", line).groups()
     assert int(passes) == network_clock.passes - before > 0  # one pass per tile
     assert network_clock.seconds > before_s
     assert float(network) <= float(stages["prediction"]) <= float(total)  # the network is part of prediction

@@ -51,7 +51,7 @@ def add_segment_options(p: argparse.ArgumentParser) -> None:
     _add_measure_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.add_argument("-v", "--verbose", action="store_true",
-                   help="print where the time went: start-up and reading, models, prediction (network alone), writing")
+                   help="print where the time went: start-up and reading, weights, prediction (network alone), writing")
     # Accepted for compatibility with the official command line; totalseg needs no worker threads.
     p.add_argument("-nr", "--nr_thr_resamp", type=int, default=1, help=argparse.SUPPRESS)
     p.add_argument("-ns", "--nr_thr_saving", type=int, default=None, help=argparse.SUPPRESS)
@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
 class StageClock:
     """When each stage of :func:`totalseg.segment` began (its ``on_stage`` names), for ``-v``."""
 
-    _NAMES = {"start": "start-up and reading", "load": "models", "predict": "prediction", "write": "writing"}
+    _NAMES = {"start": "start-up and reading", "load": "weights", "predict": "prediction", "write": "writing"}
 
     def __init__(self) -> None:
         self.marks = [("start", time.perf_counter())]
@@ -126,8 +126,8 @@ class StageClock:
         """
         ends = [t for _, t in self.marks[1:]] + [time.perf_counter()]
         parts = [f"{self._NAMES.get(name, name)} {end - t:.2f} s" for (name, t), end in zip(self.marks, ends)]
-        return (f"Timing: {', '.join(parts)}; network {network_s:.2f} s in {passes} forward passes; "
-                f"total {self.elapsed():.2f} s")
+        tiles = f"{passes} tile" + ("" if passes == 1 else "s")
+        return f"Timing: {', '.join(parts)}; network {network_s:.2f} s over {tiles}; total {self.elapsed():.2f} s"
 
 
 def segment_options(args: argparse.Namespace) -> dict[str, Any]:
