@@ -20,12 +20,14 @@ def register(subparsers) -> None:
                    help="image (.nii, .nii.gz, .nrrd, .mha, .mhd) or DICOM folder / .zip of a study")
     p.add_argument("-o", "--output", required=True, metavar="PATH",
                    help="folder for per-class masks, or the multilabel file with --ml")
-    add_segment_options(p)
+    add_segment_options(p, verbose_help="print where the time went: start-up and reading, weights, "
+                                         "prediction (network alone), writing")
     p.set_defaults(handler=run)
 
 
-def add_segment_options(p: argparse.ArgumentParser) -> None:
-    """Every segment option but input and output; ``totalseg batch`` takes the same ones."""
+def add_segment_options(p: argparse.ArgumentParser, *, verbose_help: str = argparse.SUPPRESS) -> None:
+    """Every segment option but input and output; ``totalseg batch`` takes the same ones (its ``-v``
+    is accepted and hidden)."""
     p.add_argument("-ta", "--task", default=None, choices=TASK_NAMES, metavar="TASK",
                    help=f"one of {', '.join(TASK_NAMES)} (default total; total_mr for an MR DICOM series)")
     speed = p.add_mutually_exclusive_group()
@@ -50,8 +52,7 @@ def add_segment_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-download", action="store_true", help="fail instead of downloading missing weights")
     _add_measure_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
-    p.add_argument("-v", "--verbose", action="store_true",
-                   help="print where the time went: start-up and reading, weights, prediction (network alone), writing")
+    p.add_argument("-v", "--verbose", action="store_true", help=verbose_help)
     # Accepted for compatibility with the official command line; totalseg needs no worker threads.
     p.add_argument("-nr", "--nr_thr_resamp", type=int, default=1, help=argparse.SUPPRESS)
     p.add_argument("-ns", "--nr_thr_saving", type=int, default=None, help=argparse.SUPPRESS)
