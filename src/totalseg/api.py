@@ -136,11 +136,8 @@ def segment(
     stage("load")
     load = _ModelLoader(WeightsStore(settings.weights_dir), torch_device, model_dir, download=download,
                         progress=not quiet, keep=keep_models)
-    for spec in _needed_models(request):  # fail on missing weights before any work
-        if keep_models:
-            load(spec)
-        else:
-            load.folder(spec)
+    for spec in _needed_models(request):
+        load.prepare(spec)
     stage("predict")
     with tqdm(desc="Predicting", unit="tile", disable=quiet, leave=False) as bar:
         def tick() -> None:
@@ -253,6 +250,13 @@ class _ModelLoader:
         if self.download and not self.store.has(spec):
             _download(self.store, spec, self.progress)
         return self.store.require(spec)
+
+    def prepare(self, spec: ModelSpec) -> None:
+        """Fail on missing weights before any work; models to keep are loaded now."""
+        if self.keep:
+            self(spec)
+        else:
+            self.folder(spec)
 
     def __call__(self, spec: ModelSpec) -> Model:
         return load_model(self.folder(spec), device=self.device, cache=self.keep)

@@ -6,7 +6,7 @@ import torch
 
 from totalseg.engine.gaussian import importance_map
 from totalseg.engine.grid import tile_grid
-from totalseg.engine.predictor import SlidingWindowPredictor, add_weighted, first_argmax
+from totalseg.engine.predictor import SlidingWindowPredictor, _add_weighted_whole, add_weighted, first_argmax
 from totalseg.models.network import build_network
 from totalseg.models.plans import ModelConfig
 from totalseg.models.synthetic import TINY, dataset_json, legacy_plans, randomize
@@ -137,9 +137,11 @@ def test_weighted_add_gives_the_bits_of_nnunets_two_steps(acc_dtype, logits_dtyp
     prediction = logits.clone()
     prediction *= gauss  # nnU-Net: prediction *= gaussian; predicted_logits[sl] += prediction
     expected[:, :, 2:8] += prediction
-    add_weighted(acc[:, :, 2:8], logits, gauss, channels=4, planes=4)
-    assert torch.equal(acc.view(torch.int16 if acc_dtype == torch.float16 else torch.int32),
-                       expected.view(torch.int16 if acc_dtype == torch.float16 else torch.int32))
+    bits = torch.int16 if acc_dtype == torch.float16 else torch.int32
+    for add in (lambda t, x, g: add_weighted(t, x, g, channels=4, planes=4), _add_weighted_whole):
+        got = acc.clone()  # the blocked CPU path, and the whole-tile path other devices take
+        add(got[:, :, 2:8], logits.clone(), gauss)
+        assert torch.equal(got.view(bits), expected.view(bits))
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.float32])
