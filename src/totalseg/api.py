@@ -208,6 +208,8 @@ def _check_output(output, ml: bool) -> Path | None:
     folder = path.parent if ml else path
     if ml and path.is_dir():
         raise OutputError(f"{path} is a folder; with --ml the output is a file such as seg.nii.gz")
+    if ml and path.suffix.lower() != ".dcm" and not path.name.lower().endswith((".nii.gz", ".nii")):
+        raise OutputError(f"{path}: unsupported output suffix; name the multilabel file .nii.gz or .nii")
     if not ml and path.exists() and not path.is_dir():
         raise OutputError(f"{path} is a file; without --ml the output is a folder of masks")
     probe = folder

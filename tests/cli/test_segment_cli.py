@@ -138,6 +138,17 @@ def test_unwritable_output(env, ct_small_path, tmp_path, capsys):
     assert "is a file" in capsys.readouterr().err
 
 
+def test_multilabel_file_without_a_nifti_suffix_is_refused_before_any_work(env, ct_small_path, tmp_path, capsys):
+    from totalseg.engine.predictor import network_clock
+
+    passes = network_clock.passes
+    out = tmp_path / "seg"
+    assert main(["segment", "-i", str(ct_small_path), "-o", str(out), "-f", "-ml", "-q", "-d", "cpu"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "name the multilabel file .nii.gz or .nii" in err[0]
+    assert network_clock.passes == passes and not out.exists()  # refused before the network ran
+
+
 def test_the_command_frees_each_model_the_api_keeps_them(env, ct_small_path, tmp_path):
     from totalseg.models import model
 
