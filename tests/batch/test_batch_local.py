@@ -19,6 +19,7 @@ from totalseg.batch.folder import BatchFolder
 from totalseg.batch.local import run_in_workers
 from totalseg.batch.run import segment_options_with_defaults
 from totalseg.batch.runner import SegmentJob
+from totalseg.engine.predictor import network_clock
 from totalseg.errors import InputError, OutputError
 from totalseg.models.model import Model, clear_model_cache
 from totalseg.settings import Settings
@@ -48,7 +49,9 @@ def test_good_and_corrupt_cases(scans, tiny_settings, tmp_path, monkeypatch):
     monkeypatch.setattr(Model, "from_folder", classmethod(lambda cls, *a, **k: loads.append(a) or
                                                           real_from_folder(cls, *a, **k)))
     out = tmp_path / "out"
+    network_before = network_clock.seconds
     summary = run_batch(cases_from_paths([scans]), out, options=OPTIONS, settings=tiny_settings, progress=False)
+    network_s = network_clock.seconds - network_before
     assert (summary.total, summary.ok, summary.failed, summary.skipped) == (5, 4, 1, 0)
     assert summary.failures[0][0] == "broken" and "broken.nii.gz" in summary.failures[0][1]
     # every good case holds exactly what segment() writes for that input
@@ -63,6 +66,9 @@ def test_good_and_corrupt_cases(scans, tiny_settings, tmp_path, monkeypatch):
     ok = by_case["p1"]
     assert ok["status"] == "ok" and ok["error"] is None and ok["input"] == str(scans / "p1.nii.gz")
     assert ok["predict_s"] > 0 and ok["total_s"] >= ok["read_s"] + ok["predict_s"] + ok["write_s"]
+    # each case's network seconds are its own (cases predict one at a time) and part of its predict
+    assert all(0 < by_case[c]["network_s"] <= by_case[c]["predict_s"] for c in ("p0", "p1", "p2", "p3"))
+    assert sum(row["network_s"] or 0 for row in table) == pytest.approx(network_s, abs=1e-3)
     assert len(loads) == 1  # one model, loaded once for all cases
     with open(out / "results.csv", newline="") as f:
         csv_rows = list(csv.DictReader(f))

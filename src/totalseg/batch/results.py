@@ -16,10 +16,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from totalseg.batch.runner import STAGES, CaseResult
+from totalseg.batch.runner import TIMINGS, CaseResult
 from totalseg.errors import OutputError
 
-TIMING_COLUMNS = tuple(f"{s}_s" for s in (*STAGES, "total"))
+TIMING_COLUMNS = tuple(f"{s}_s" for s in TIMINGS)
 BASE_COLUMNS = ("case", "input", "status", "error", *TIMING_COLUMNS, "worker", "finished_at")
 _RENAMED = {"volume": "volume_mm3"}
 
@@ -35,7 +35,7 @@ def result_row(result: CaseResult) -> dict[str, Any]:
     """
     row: dict[str, Any] = {"case": result.case, "input": result.input, "status": result.status,
                            "error": result.error or None}
-    for stage in (*STAGES, "total"):
+    for stage in TIMINGS:
         row[f"{stage}_s"] = result.timings_s.get(stage)
     row["worker"] = result.worker or None
     row["finished_at"] = datetime.fromtimestamp(result.finished_at, timezone.utc) if result.finished_at else None

@@ -28,6 +28,8 @@ from totalseg.errors import TotalsegError
 from totalseg.settings import Settings
 
 STAGES = ("read", "load", "wait", "predict", "write")
+# Seconds per stage, then the network's forward passes (part of predict), then the whole case.
+TIMINGS = (*STAGES, "network", "total")
 ML_FILE = "segmentations.nii.gz"
 STATISTICS_FILE = "statistics.json"
 
@@ -35,7 +37,8 @@ STATISTICS_FILE = "statistics.json"
 @dataclass(frozen=True)
 class CaseResult:
     """What became of one case: ``status`` is ``ok`` or ``error``; ``timings_s`` holds seconds per
-    stage (``read``, ``load``, ``wait`` for the inference lock, ``predict``, ``write``, ``total``)."""
+    stage (``read``, ``load``, ``wait`` for the inference lock, ``predict``, ``write``), the part of
+    ``predict`` spent in the network's forward passes (``network``) and the whole case (``total``)."""
 
     case: str
     input: str
@@ -135,19 +138,24 @@ class CaseRunner:
 
 class _StageClock:
     """The ``on_stage`` callback of ``segment``: times each stage and holds the inference lock from
-    the start of ``predict`` to the start of ``write``."""
+    the start of ``predict`` to the start of ``write``. While it holds the lock no other case of
+    this process runs the network, so the process-wide network clock's advance is this case's."""
 
     def __init__(self, lock: threading.Lock):
         self._lock, self._held = lock, False
         self._start = self._stage_start = time.perf_counter()
         self._stage = "read"
         self._times: dict[str, float] = {}
+        self._network_start = 0.0
 
     def __call__(self, stage: str) -> None:
         now = self._close_stage()
         if stage == "predict":
+            from totalseg.engine.predictor import network_clock
+
             self._lock.acquire()
             self._held = True
+            self._network_start = network_clock.seconds
             self._times["wait"] = time.perf_counter() - now
             now = time.perf_counter()
         elif self._held:
@@ -160,6 +168,9 @@ class _StageClock:
         return now
 
     def _release(self) -> None:
+        from totalseg.engine.predictor import network_clock
+
+        self._times["network"] = self._times.get("network", 0.0) + network_clock.seconds - self._network_start
         self._held = False
         self._lock.release()
 
@@ -171,7 +182,7 @@ class _StageClock:
         """Seconds per stage so far; ends the current stage."""
         self._stage_start = self._close_stage()
         self._stage = "done"
-        times = {s: round(self._times.get(s, 0.0), 4) for s in STAGES}
+        times = {s: round(self._times.get(s, 0.0), 4) for s in (*STAGES, "network")}
         times["total"] = round(time.perf_counter() - self._start, 4)
         return times
 
