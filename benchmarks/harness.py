@@ -35,6 +35,7 @@ class RunResult:
     peak_mem: int
     returncode: int
     output: str
+    peak_gpu_mem: int = 0
 
 
 def official_venv(path: Path = BENCH_DIR / "official-venv") -> Path:
@@ -72,7 +73,7 @@ def offline_env(weights: Path) -> dict[str, str]:
     return {**os.environ, "TOTALSEG_WEIGHTS_PATH": str(weights), "TOTALSEG_HOME_DIR": str(home)}
 
 
-def timed_run(cmd: list[str], env: dict[str, str], *, poll_s: float | None = 0.1) -> RunResult:
+def timed_run(cmd: list[str], env: dict[str, str], *, poll_s: float | None = 0.1, gpu: bool = False) -> RunResult:
     """Run ``cmd``; peak memory is the largest sum of PSS over the process and its children,
     sampled every ``poll_s`` (``None``: not sampled, ``peak_mem`` is 0). The official tool forks
     worker processes that share pages with their parent: PSS counts each shared page once (summed
@@ -81,17 +82,24 @@ def timed_run(cmd: list[str], env: dict[str, str], *, poll_s: float | None = 0.1
     Sampling is not free: the kernel walks the page tables for each PSS read (about 15 ms for a
     0.6 GiB process, 45 ms for 2.8 GiB), which takes a share of a small machine's cores from the
     run being timed. Time runs that must be exact with ``poll_s=None``.
+
+    With ``gpu=True`` each sample also reads the GPUs' memory in use (NVML) and ``peak_gpu_mem`` is
+    the largest rise over what was in use before the run, CUDA context included. NVML's per-process
+    figures name host PIDs inside a container, so the whole device is read: the GPUs must be
+    otherwise idle.
     """
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if poll_s is None:
         output, _ = proc.communicate()
         return RunResult(time.perf_counter() - start, 0, proc.returncode, output)
-    peak = 0
+    gpu_in_use = GpuMemory() if gpu else None
+    baseline = gpu_in_use() if gpu_in_use else 0
+    peak = peak_gpu = 0
     done = threading.Event()
 
     def sample() -> None:
-        nonlocal peak
+        nonlocal peak, peak_gpu
         parent = psutil.Process(proc.pid)
         while not done.is_set():
             try:
@@ -99,6 +107,8 @@ def timed_run(cmd: list[str], env: dict[str, str], *, poll_s: float | None = 0.1
                 peak = max(peak, sum(_pss(p) for p in procs))
             except psutil.NoSuchProcess:
                 pass
+            if gpu_in_use:
+                peak_gpu = max(peak_gpu, gpu_in_use() - baseline)
             done.wait(poll_s)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -107,7 +117,23 @@ def timed_run(cmd: list[str], env: dict[str, str], *, poll_s: float | None = 0.1
     wall = time.perf_counter() - start
     done.set()
     sampler.join()
-    return RunResult(wall, peak, proc.returncode, output)
+    return RunResult(wall, peak, proc.returncode, output, peak_gpu)
+
+
+class GpuMemory:
+    """Bytes of memory in use on all NVIDIA GPUs, read through NVML (``pip install nvidia-ml-py``)."""
+
+    def __init__(self) -> None:
+        try:
+            import pynvml
+        except ImportError:
+            raise SystemExit("GPU memory needs NVML's Python binding: pip install nvidia-ml-py") from None
+        pynvml.nvmlInit()
+        self._nvml = pynvml
+        self._handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(pynvml.nvmlDeviceGetCount())]
+
+    def __call__(self) -> int:
+        return sum(int(self._nvml.nvmlDeviceGetMemoryInfo(h).used) for h in self._handles)
 
 
 def _pss(proc: psutil.Process) -> int:
