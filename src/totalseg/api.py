@@ -6,6 +6,7 @@ import difflib
 import os
 import sys
 import tempfile
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -170,7 +171,12 @@ def _request(task, fast, fastest, roi_subset, body_seg, force_split, order, prec
     if roi is not None and model_dir is not None:
         raise InputError("--roi_subset needs a registered task (total or total_mr), not --model-dir")
     options = RunOptions(resampling_order=int(order), force_split=force_split, precision=precision)
-    return SegmentRequest(the_task, roi, body_seg and model_dir is None, options)
+    if body_seg and (model_dir is not None or the_task.modality != "ct"):
+        # the official tool drops the flag for MR tasks with a note; a model folder has no body model
+        what = "--model-dir" if model_dir is not None else f"the MR task {the_task.name}"
+        warnings.warn(f"--body_seg crops CT scans with the CT body model; ignored for {what}", stacklevel=3)
+        body_seg = False
+    return SegmentRequest(the_task, roi, body_seg, options)
 
 
 def _check_roi(roi_subset: Sequence[str], task: Task) -> tuple[str, ...]:

@@ -149,6 +149,13 @@ def test_multilabel_file_without_a_nifti_suffix_is_refused_before_any_work(env, 
     assert network_clock.passes == passes and not out.exists()  # refused before the network ran
 
 
+def test_body_seg_is_ignored_with_a_warning_for_an_mr_task(env, ct_small_path):
+    plain = totalseg.segment(ct_small_path, task="total_mr", fast=True, quiet=True, device="cpu")
+    with pytest.warns(UserWarning, match="--body_seg .* ignored for the MR task total_mr"):
+        flagged = totalseg.segment(ct_small_path, task="total_mr", fast=True, body_seg=True, quiet=True, device="cpu")
+    assert np.array_equal(np.asanyarray(flagged.dataobj), np.asanyarray(plain.dataobj))
+
+
 def test_the_command_frees_each_model_the_api_keeps_them(env, ct_small_path, tmp_path):
     from totalseg.models import model
 
