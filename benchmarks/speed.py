@@ -20,7 +20,8 @@ measured under the same machine conditions (a shared machine's speed drifts betw
 Inputs: (a) the shared 122x101x30 CT at 3 mm; (b) a clinical-size CT: that CT resampled to
 0.75 x 0.75 x 1.25 mm and mirrored along z to 488 x 404 x 269 voxels (53 M); (c) a large volume:
 (b) padded with air to 512 x 512 and mirrored to 900 slices (236 M voxels); (f) the central
-64 x 64 x 30 voxels of (a), one 128^3 tile per model at 1.5 mm, for the 5-model full-resolution task.
+64 x 64 x 30 voxels of (a), one 128^3 tile per model at 1.5 mm, for the 5-model full-resolution task,
+which also runs on (a) itself (6 tiles per model).
 On a GPU (``--device gpu``) the 5-model task also runs on (b), and each peak-memory run also
 records the rise in GPU memory in use (NVML, CUDA context included); those rows go to their own
 section.
@@ -109,6 +110,7 @@ CASES = [
     Case("b-fast", clinical, ("--fast",), (297,), "(b) 488x404x269, `--fast`"),
     Case("b-fast-ml", clinical, ("--fast", "--ml"), (297,), "(b) 488x404x269, `--fast --ml`"),
     Case("f-full-ml", center_64, ("--ml",), FULL, "(f) 64x64x30, `total` 5 models, `--ml`"),
+    Case("a-full-ml", lambda: SHARED_CT, ("--ml",), FULL, "(a) 122x101x30, `total` 5 models, `--ml` (30 tiles)"),
     Case("c-fast", large, ("--fast",), (297,), "(c) 512x512x900, `--fast`"),
     Case("b-full", clinical, (), FULL, "(b) 488x404x269, `total` 5 models", gpu_only=True),
     Case("b-full-ml", clinical, ("--ml",), FULL, "(b) 488x404x269, `total` 5 models, `--ml`", gpu_only=True),
