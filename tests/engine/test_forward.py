@@ -7,6 +7,7 @@ import torch
 from dynamic_network_architectures.architectures.unet import ResidualEncoderUNet
 from torch import nn
 
+from totalseg.engine import forward
 from totalseg.engine.forward import forward_lean
 from totalseg.models.network import build_network
 from totalseg.models.plans import ModelConfig
@@ -59,3 +60,16 @@ def test_deep_supervision_runs_the_networks_own_forward():
     with torch.inference_mode():
         out = forward_lean(net, torch.randn(1, 1, 32, 32, 32))
     assert isinstance(out, list) and len(out) == len(net.decoder.stages)
+
+
+@pytest.mark.parametrize(("make", "releases"), [(plain_unet, 1), (residual_unet, 0)])
+def test_heap_pages_go_back_only_before_a_segmentation_layer_too_large_for_the_freed_blocks(
+        make, releases, monkeypatch):
+    net = make()
+    seg = net.decoder.seg_layers[-1]
+    assert (seg.out_channels > 2 * seg.in_channels) == bool(releases)  # 118 classes from few features; 3 from 8
+    calls = []
+    monkeypatch.setattr(forward, "release_freed_memory", lambda: calls.append(1))
+    with torch.inference_mode():
+        forward.forward_lean(net, torch.randn(1, 1, 32, 32, 32))
+    assert len(calls) == releases
