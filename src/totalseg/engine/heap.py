@@ -6,8 +6,8 @@ so each block is faulted in and zeroed page by page again: 1.9 M page faults and
 kernel time per tile on two cores, half the forward pass. :func:`keep_freed_memory` makes glibc
 serve such blocks from its heap and keep freed pages for the next one; :func:`release_freed_memory`
 hands the free pages back before an allocation that would otherwise land beyond the heap's
-fragments (the segmentation layer's output) and once the last tile is done, which keeps the peak
-close to the unmapped one.
+fragments (a 118-class segmentation layer's output, see :func:`~totalseg.engine.forward.forward_lean`)
+and once the last tile is done, which keeps the peak close to the unmapped one.
 Elsewhere (macOS, musl) both are no-ops. Measurements: docs/performance.md.
 """
 
