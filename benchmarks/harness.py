@@ -136,6 +136,26 @@ class GpuMemory:
         return sum(int(self._nvml.nvmlDeviceGetMemoryInfo(h).used) for h in self._handles)
 
 
+def require_gpu(official_bin: Path) -> None:
+    """Exit with the fix unless NVML, totalseg's torch and the official tool's torch all see a GPU.
+
+    Each tool falls back to the CPU without one, which would fill a GPU table with CPU numbers.
+    """
+    try:
+        GpuMemory()
+    except Exception as exc:  # pynvml.NVMLError and its subclasses: no driver, no device
+        raise SystemExit(f"--device gpu: NVML finds no NVIDIA GPU ({exc}); run on a machine with one") from None
+    import torch
+
+    if not torch.cuda.is_available():
+        raise SystemExit(f"--device gpu: totalseg's torch {torch.__version__} sees no GPU; install the CUDA "
+                         "build that matches the driver (see pytorch.org) in this venv")
+    probe = "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)"
+    if subprocess.run([str(official_bin / "python"), "-c", probe]).returncode != 0:
+        raise SystemExit(f"--device gpu: the official tool's torch in {official_bin.parent} sees no GPU; "
+                         "reinstall torch there with the CUDA build that matches the driver")
+
+
 def _pss(proc: psutil.Process) -> int:
     try:
         return proc.memory_full_info().pss

@@ -47,6 +47,7 @@ from harness import (
     machine,
     official_venv,
     offline_env,
+    require_gpu,
     seeded_weights,
     timed_run,
     write_section,
@@ -214,6 +215,8 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print the table, leave docs/benchmarks.md")
     args = parser.parse_args()
     official_bin, ours_bin = official_venv(), Path(sys.executable).parent / "totalseg"
+    if args.device == "gpu":
+        require_gpu(official_bin)
     suffix = "" if args.device == "cpu" else f"-{args.device}"
     store = BENCH_DIR / "speed" / f"results{suffix}.json"  # the rows of earlier runs, kept when a subset is rerun
     results = json.loads(store.read_text()) if store.exists() and args.cases else {}
