@@ -141,12 +141,7 @@ def segment(
         load.prepare(spec)
     stage("predict")
     with tqdm(desc="Predicting", unit="tile", disable=quiet, leave=False) as bar:
-        def tick() -> None:
-            bar.update()
-            if on_tile is not None:
-                on_tile()
-
-        labels = segment_volume(vol, request, load, on_tile=tick, on_model_grid=grid)
+        labels = segment_volume(vol, request, load, progress=_TileBar(bar, on_tile), on_model_grid=grid)
     stage("write")
     classes = request.output_classes
     if plan is not None:
@@ -156,6 +151,22 @@ def segment(
     write_reports(vol, labels, classes, measures, reports, modality=request.task.modality, model_grid=grid,
                   title=f"totalseg {request.task.name}")
     return add_label_map_to_nifti(labels.to_nifti(dtype="uint8"), classes)
+
+
+class _TileBar:
+    """The progress bar of one pass at a time (its tiles, rate and time left); forwards each tile."""
+
+    def __init__(self, bar: tqdm, on_tile: Callable[[], None] | None) -> None:
+        self.bar, self.on_tile = bar, on_tile
+
+    def begin(self, what: str, tiles: int) -> None:
+        self.bar.set_description(f"Predicting {what}", refresh=False)
+        self.bar.reset(total=tiles)  # also restarts the clock: rate and time left are this pass's
+
+    def tile(self) -> None:
+        self.bar.update()
+        if self.on_tile is not None:
+            self.on_tile()
 
 
 def _request(task, fast, fastest, roi_subset, body_seg, force_split, order, precision, model_dir) -> SegmentRequest:

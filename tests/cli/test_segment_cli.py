@@ -176,13 +176,15 @@ def test_verbose_reports_where_the_time_went(env, ct_small_path, tmp_path, capsy
     before, before_s = network_clock.passes, network_clock.seconds
     out = tmp_path / "seg.nii.gz"
     assert main(["segment", "-i", str(ct_small_path), "-o", str(out), "-f", "-ml", "-v", "-d", "cpu"]) == 0
-    line = next(x for x in capsys.readouterr().err.splitlines() if x.startswith("Timing:"))
+    err = capsys.readouterr().err
+    line = next(x for x in err.splitlines() if x.startswith("Timing:"))
     stages = dict(re.findall(r"(start-up and reading|weights|prediction|writing) ([0-9.]+) s", line))
     assert list(stages) == ["start-up and reading", "weights", "prediction", "writing"]
     network, passes, total = re.search(r"network ([0-9.]+) s over ([0-9]+) tiles?; total ([0-9.]+) s", line).groups()
     assert int(passes) == network_clock.passes - before > 0  # one pass per tile
     assert network_clock.seconds > before_s
     assert float(network) <= float(stages["prediction"]) <= float(total)  # the network is part of prediction
+    assert re.search(rf"Predicting total fast: .*\| +[0-9]+/{passes} \[", err)  # the bar knew the count
 
 
 def test_model_dir_runs_any_nnunet_folder(env, ct_small_path, tmp_path):

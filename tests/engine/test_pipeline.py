@@ -48,6 +48,31 @@ def test_parts_merge_in_model_order(ct_small, load):
     assert merged.max() > 100  # ribs (part 295, ids up to 117) are in
 
 
+class RecordedProgress:
+    def __init__(self):
+        self.passes = []  # [what, tiles announced, tiles done]
+
+    def begin(self, what, tiles):
+        self.passes.append([what, tiles, 0])
+
+    def tile(self):
+        self.passes[-1][2] += 1
+
+
+def test_progress_announces_each_pass_with_its_tiles(ct_small, load, make_phantom):
+    small = Volume(ct_small.array[30:80, 20:70, 5:25], affine=ct_small.affine)
+    progress = RecordedProgress()
+    run_task(small, get_task("total"), load, progress=progress)
+    assert [p[0] for p in progress.passes] == [f"total part {i}/5" for i in range(1, 6)]
+    assert all(announced == done > 0 for _, announced, done in progress.passes)
+
+    tall = Volume(make_phantom((40, 36, 70)), affine=np.diag([3.0, 3.0, 3.0, 1.0]))
+    progress = RecordedProgress()
+    run_task(tall, get_task("total", "fast"), load, options=RunOptions(force_split=True), progress=progress)
+    assert [p[0] for p in progress.passes] == [f"total fast, slab {i}/3" for i in range(1, 4)]
+    assert all(announced == done > 0 for _, announced, done in progress.passes)
+
+
 def test_roi_subset_keeps_only_roi_classes(ct_small, load):
     task = get_task("total", "fast")
     roi = ("liver", "spleen", "aorta")

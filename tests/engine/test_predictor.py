@@ -66,12 +66,13 @@ def test_fp32_precision_is_close_but_separate(network):
     assert (exact == fp32).mean() > 0.97
 
 
-def test_tile_callback_counts_tiles(network):
+@pytest.mark.parametrize("shape", [(70, 45, 40), (20, 45, 33), (16, 16, 16)])
+def test_tile_callback_counts_tiles(network, shape):
     calls = []
-    SlidingWindowPredictor(network, (32, 32, 32), step=0.8).predict(
-        torch.zeros((1, 70, 45, 40)), on_tile=lambda: calls.append(1)
-    )
-    assert len(calls) == len(tile_grid((70, 45, 40), (32, 32, 32), 0.8))
+    predictor = SlidingWindowPredictor(network, (32, 32, 32), step=0.8)
+    predictor.predict(torch.zeros((1, *shape)), on_tile=lambda: calls.append(1))
+    padded = tuple(max(s, 32) for s in shape)  # axes shorter than the patch are padded to it
+    assert len(calls) == len(tile_grid(padded, (32, 32, 32), 0.8)) == predictor.tile_count(shape)
 
 
 def test_bf16_precision_runs_the_network_in_bfloat16(network):

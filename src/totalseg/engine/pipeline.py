@@ -10,6 +10,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -28,7 +29,18 @@ SPLIT_VOXELS = 512 * 512 * 900
 SPLIT_MARGIN = 20
 
 ModelLoader = Callable[[ModelSpec], Model]
-TileCallback = Callable[[], None]
+
+
+class TileProgress(Protocol):
+    """What a run reports as it goes: each sliding-window pass as it starts, then each tile."""
+
+    def begin(self, what: str, tiles: int) -> None:
+        """A pass of ``tiles`` tiles starts; ``what`` names it (``total fast``, ``total part 2/5``)."""
+
+    def tile(self) -> None:
+        """One more tile of the pass is predicted."""
+
+
 # Receives the image on the model grid (cropped, canonical, resampled, int32) and its labels there.
 ModelGridCallback = Callable[[Volume, LabelVolume], None]
 
@@ -51,7 +63,7 @@ def run_task(
     crop_mask: np.ndarray | None = None,
     crop_margin_mm: tuple[float, float, float] = (3, 3, 3),
     only_models: Sequence[int] | None = None,
-    on_tile: TileCallback | None = None,
+    progress: TileProgress | None = None,
     on_model_grid: ModelGridCallback | None = None,
 ) -> LabelVolume:
     """Labels of ``task`` on the grid of ``vol`` (uint8, global label ids of ``task.classes``).
@@ -70,7 +82,7 @@ def run_task(
         canonical, spacing_mm=task.spacing_mm, order=options.resampling_order, dtype=np.int32
     )
     models = [m for m in task.models if only_models is None or m.model_id in only_models]
-    labels = _predict_models(model_grid.array, task, models, load, options, on_tile)
+    labels = _predict_models(model_grid.array, task, models, load, options, progress)
     if task.name == "body":
         labels = _clean_body(labels, task, model_grid)
     if on_model_grid is not None:
@@ -107,31 +119,37 @@ def needs_split(shape: tuple[int, ...], task: Task, force: bool) -> bool:
     return force or (int(np.prod(shape)) > SPLIT_VOXELS and shape[2] > 200 and len(task.models) > 1)
 
 
-def _predict_models(array, task, models, load, options, on_tile) -> np.ndarray:
+def _predict_models(array, task, models, load, options, progress) -> np.ndarray:
     split = needs_split(array.shape, task, options.force_split)
     combined = np.zeros(array.shape, dtype=np.uint8)
     inverse = {name: gid for gid, name in task.classes.items()}
-    for spec in models:
+    for index, spec in enumerate(models, 1):
         model = load(spec)
         lut = _part_lut(spec, model, inverse)
+        what = task.name + ("" if task.mode == "full" else f" {task.mode}")
+        what += f" part {index}/{len(models)}" if len(models) > 1 else ""
         if split:
             part = np.zeros(array.shape, dtype=np.uint8)
-            for source, keep, target in split_slabs(array.shape[2]):
-                part[:, :, target] = _predict(model, array[:, :, source], task, options, on_tile)[:, :, keep]
+            for number, (source, keep, target) in enumerate(split_slabs(array.shape[2]), 1):
+                slab = _predict(model, array[:, :, source], task, options, progress, f"{what}, slab {number}/3")
+                part[:, :, target] = slab[:, :, keep]
         else:
-            part = _predict(model, array, task, options, on_tile)
+            part = _predict(model, array, task, options, progress, what)
         mapped = lut[part]
         np.copyto(combined, mapped, where=mapped != 0)
     return combined
 
 
-def _predict(model: Model, array: np.ndarray, task: Task, options: RunOptions, on_tile) -> np.ndarray:
+def _predict(model: Model, array: np.ndarray, task: Task, options: RunOptions, progress: TileProgress | None,
+             what: str) -> np.ndarray:
     pre = preprocess(array, model.config)
     predictor = SlidingWindowPredictor(
         model.network, model.config.patch_size, step=task.step_size, device=model.device,
         precision=options.precision,
     )
-    labels = predictor.predict(pre.data, on_tile=on_tile)
+    if progress is not None:
+        progress.begin(what, predictor.tile_count(tuple(pre.data.shape[1:])))
+    labels = predictor.predict(pre.data, on_tile=progress.tile if progress is not None else None)
     return restore(labels, pre, model.config)
 
 

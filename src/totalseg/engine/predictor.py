@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -76,12 +77,26 @@ class SlidingWindowPredictor:
     def _acc_dtype(self) -> torch.dtype:
         return torch.float16 if self.precision == "nnunet" else torch.float32
 
+    def tile_count(self, spatial: tuple[int, ...]) -> int:
+        """How many tiles :meth:`predict` runs on an image of this spatial shape.
+
+        Examples:
+            >>> predictor = SlidingWindowPredictor(nn.Identity(), (64, 64, 64), step=0.5)
+            >>> predictor.tile_count((100, 100, 30))  # 3 x 3 x 1 (the short axis is padded to the patch)
+            9
+        """
+        return math.prod(len(s) for s in self._starts(spatial))
+
+    def _starts(self, spatial: tuple[int, ...]) -> list[list[int]]:
+        """Tile start offsets per axis of an image of this shape, once padded to the patch."""
+        return [tile_starts(max(s, p), p, self.step) for s, p in zip(spatial, self.patch_size)]
+
     @torch.inference_mode()
     def predict(self, image: torch.Tensor, on_tile: Callable[[], None] | None = None) -> np.ndarray:
         """Label map (uint8, or uint16 past 254 classes) of ``image`` (C, *spatial) float32."""
         padded, unpad = _pad_to_patch(image, self.patch_size)
         spatial = tuple(padded.shape[1:])
-        starts = [tile_starts(s, p, self.step) for s, p in zip(spatial, self.patch_size)]
+        starts = self._starts(spatial)
         gauss = importance_map(self.patch_size, dtype=self._acc_dtype).to(self.device)
         padded = padded.to(self.device)
         labels = None

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from totalseg.engine.pipeline import ModelGridCallback, ModelLoader, RunOptions, TileCallback, run_task
+from totalseg.engine.pipeline import ModelGridCallback, ModelLoader, RunOptions, TileProgress, run_task
 from totalseg.imaging.volume import LabelVolume, Volume
 from totalseg.models.tasks import Task, get_task
 
@@ -38,7 +38,7 @@ def crop_task_for(task: Task) -> Task:
 
 
 def segment_volume(
-    vol: Volume, request: SegmentRequest, load: ModelLoader, *, on_tile: TileCallback | None = None,
+    vol: Volume, request: SegmentRequest, load: ModelLoader, *, progress: TileProgress | None = None,
     on_model_grid: ModelGridCallback | None = None,
 ) -> LabelVolume:
     """Labels of ``request.task`` on the grid of ``vol`` (uint8), restricted to the ROI if any.
@@ -49,16 +49,16 @@ def segment_volume(
     crop_mask, margin, only = None, BODY_MARGIN_MM, None
     if request.roi_subset is not None:
         rough_task = crop_task_for(task)
-        rough = run_task(vol, rough_task, load, options=opts, on_tile=on_tile)
+        rough = run_task(vol, rough_task, load, options=opts, progress=progress)
         wanted = [i for i, n in rough_task.classes.items() if n in request.roi_subset]
         crop_mask, margin = np.isin(rough.array, wanted), ROI_MARGIN_MM
         only = models_for_roi(task, request.roi_subset)
     elif request.body_seg and task.modality == "ct":
-        body = run_task(vol, get_task("body", "fast"), load, options=opts, on_tile=on_tile)
+        body = run_task(vol, get_task("body", "fast"), load, options=opts, progress=progress)
         crop_mask = body.array > 0
     labels = run_task(
         vol, task, load, options=opts, crop_mask=crop_mask, crop_margin_mm=margin, only_models=only,
-        on_tile=on_tile, on_model_grid=on_model_grid,
+        progress=progress, on_model_grid=on_model_grid,
     )
     if request.roi_subset is not None:
         keep = np.isin(labels.array, list(request.output_classes))
