@@ -30,6 +30,16 @@ def tile_starts(size: int, patch: int, step: float) -> list[int]:
     return [int(round(spacing * i)) for i in range(n)]
 
 
+def tile_count(shape: tuple[int, ...], patch: tuple[int, ...], step: float) -> int:
+    """How many tiles cover an image of ``shape``; axes shorter than the patch are padded to it.
+
+    Examples:
+        >>> tile_count((100, 100, 30), (64, 64, 64), 0.5)  # 3 x 3 x 1
+        9
+    """
+    return math.prod(len(tile_starts(max(s, p), p, step)) for s, p in zip(shape, patch))
+
+
 def tile_grid(shape: tuple[int, ...], patch: tuple[int, ...], step: float) -> list[tuple[slice, ...]]:
     """All tiles in nnU-Net's order (first axis outermost), as tuples of slices."""
     starts = [tile_starts(s, p, step) for s, p in zip(shape, patch)]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import math
 import threading
 import time
 from collections.abc import Callable
@@ -20,9 +19,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from totalseg.engine import grid
 from totalseg.engine.forward import forward_lean
 from totalseg.engine.gaussian import importance_map
-from totalseg.engine.grid import tile_starts
 from totalseg.engine.heap import release_freed_memory
 from totalseg.engine.precision import PRECISIONS
 
@@ -85,18 +84,14 @@ class SlidingWindowPredictor:
             >>> predictor.tile_count((100, 100, 30))  # 3 x 3 x 1 (the short axis is padded to the patch)
             9
         """
-        return math.prod(len(s) for s in self._starts(spatial))
-
-    def _starts(self, spatial: tuple[int, ...]) -> list[list[int]]:
-        """Tile start offsets per axis of an image of this shape, once padded to the patch."""
-        return [tile_starts(max(s, p), p, self.step) for s, p in zip(spatial, self.patch_size)]
+        return grid.tile_count(spatial, self.patch_size, self.step)
 
     @torch.inference_mode()
     def predict(self, image: torch.Tensor, on_tile: Callable[[], None] | None = None) -> np.ndarray:
         """Label map (uint8, or uint16 past 254 classes) of ``image`` (C, *spatial) float32."""
         padded, unpad = _pad_to_patch(image, self.patch_size)
         spatial = tuple(padded.shape[1:])
-        starts = self._starts(spatial)
+        starts = [grid.tile_starts(s, p, self.step) for s, p in zip(spatial, self.patch_size)]
         gauss = importance_map(self.patch_size, dtype=self._acc_dtype).to(self.device)
         padded = padded.to(self.device)
         labels = None

@@ -6,10 +6,9 @@ engine first crops to the non-zero region (and, for a region subset, to the regi
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
-from totalseg.engine.grid import tile_starts
+from totalseg.engine.grid import tile_count
 from totalseg.engine.segment import crop_task_for, models_for_roi
 from totalseg.errors import TotalsegError
 from totalseg.imaging.orientation import to_canonical
@@ -60,5 +59,4 @@ def tiles_for(shape_xyz: Sequence[int], zooms_mm: Sequence[float], task: Task, c
     if config.image_reader in _REVERSING_READERS:
         grid = grid[::-1]
     grid = [grid[i] for i in config.transpose_forward]
-    counts = [len(tile_starts(max(n, p), p, task.step_size)) for n, p in zip(grid, config.patch_size)]
-    return math.prod(counts)
+    return tile_count(tuple(grid), config.patch_size, task.step_size)
