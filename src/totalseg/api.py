@@ -25,6 +25,7 @@ from totalseg.io import read_volume
 from totalseg.io.dicom import default_task, is_dicom_source, read_dicom_input
 from totalseg.io.nifti_ext import add_label_map_to_nifti
 from totalseg.io.outputs import DICOM_OUTPUT_TYPES, OutputPlan, normalize_output_types, plan_outputs, write_outputs
+from totalseg.io.writers import check_multilabel_path
 from totalseg.measure.reports import MeasureOptions, ModelGridCapture, write_reports
 from totalseg.models.custom import custom_task
 from totalseg.models.model import Model, load_model
@@ -225,8 +226,8 @@ def _check_output(output, ml: bool) -> Path | None:
     folder = path.parent if ml else path
     if ml and path.is_dir():
         raise OutputError(f"{path} is a folder; with --ml the output is a file such as seg.nii.gz")
-    if ml and path.suffix.lower() != ".dcm" and not path.name.lower().endswith((".nii.gz", ".nii")):
-        raise OutputError(f"{path}: unsupported output suffix; name the multilabel file .nii.gz or .nii")
+    if ml and path.suffix.lower() != ".dcm":
+        check_multilabel_path(path)
     if not ml and path.exists() and not path.is_dir():
         raise OutputError(f"{path} is a file; without --ml the output is a folder of masks")
     probe = folder

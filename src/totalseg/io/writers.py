@@ -230,16 +230,28 @@ def write_multilabel(
     path = Path(path)
     array = _as_uint8(labels)
     header = nifti_header_bytes(labels, extensions=[label_map_extension(label_map)])
-    name = path.name.lower()
-    if name.endswith(".nii.gz"):
+    check_multilabel_path(path)
+    if path.name.lower().endswith(".nii.gz"):
         with ThreadPoolExecutor(_n_threads(threads)) as pool:
             parts = _gzip_volume(header, array, pool.map)
         _atomic_write(path, parts)
-    elif name.endswith(".nii"):
-        _atomic_write(path, [header, *(chunk for _, chunk in _fortran_chunks(array))])
     else:
-        raise OutputError(f"{path}: unsupported output suffix; name the multilabel file .nii.gz or .nii")
+        _atomic_write(path, [header, *(chunk for _, chunk in _fortran_chunks(array))])
     return path
+
+
+def check_multilabel_path(path: Path) -> None:
+    """Raise :class:`OutputError` unless ``path`` names a file :func:`write_multilabel` can write.
+
+    Examples:
+        >>> check_multilabel_path(Path("seg.nii.gz"))
+        >>> check_multilabel_path(Path("seg.nrrd"))
+        Traceback (most recent call last):
+        ...
+        totalseg.errors.OutputError: seg.nrrd: unsupported output suffix; name the multilabel file .nii.gz or .nii
+    """
+    if not path.name.lower().endswith((".nii.gz", ".nii")):
+        raise OutputError(f"{path}: unsupported output suffix; name the multilabel file .nii.gz or .nii")
 
 
 def write_class_masks(
