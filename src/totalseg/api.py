@@ -50,6 +50,8 @@ def segment(
     device: str = "cpu",
     quiet: bool = False,
     model_dir: str | os.PathLike | None = None,
+    folds: Sequence[str | int] | None = None,
+    step_size: float | None = None,
     precision: str = "nnunet",
     download: bool = True,
     settings: Settings | None = None,
@@ -84,7 +86,12 @@ def segment(
         resampling_order: spline order of the input resampling (official default 1).
         device: ``cpu``, ``gpu``, ``gpu:N`` or ``mps``.
         quiet: no progress bar.
-        model_dir: run any nnU-Net v2 model folder instead of a registered task.
+        model_dir: run any nnU-Net v2 model folder instead of a registered task, exactly as
+            ``nnUNetv2_predict`` does (without test-time mirroring): the image as stored, read
+            the way its plans' reader reads it, resampled by nnU-Net to the plans spacing and back.
+        folds: with ``model_dir``, the folds to average (``0``, ``1``, ..., ``"all"``); by default
+            every fold present, as ``nnUNetv2_predict`` without ``-f``.
+        step_size: with ``model_dir``, the tile step as a fraction of the patch (default 0.5).
         precision: ``nnunet`` (identical masks to the official tool), ``fp32`` accumulation, or
             ``bf16``: the network in bfloat16, about twice as fast on CPUs with AVX-512 BF16 or
             AMX, masks close to the official tool's but not identical (opt-in; see
@@ -126,7 +133,7 @@ def segment(
         print(f"DICOM input: {series.description}", file=sys.stderr)
     task = task or default_task(series)
     request = _request(task, fast, fastest, roi_subset, body_seg, force_split, resampling_order, precision,
-                       model_dir)
+                       model_dir, folds, step_size)
     plan = _plan(output, output_types, ml, request.task.name)
     torch_device = device_from_name(device)
     measures = MeasureOptions(statistics, statistics_extra, statistics_include_incomplete, statistics_aggregation,
@@ -170,7 +177,8 @@ class _TileBar:
             self.on_tile()
 
 
-def _request(task, fast, fastest, roi_subset, body_seg, force_split, order, precision, model_dir) -> SegmentRequest:
+def _request(task, fast, fastest, roi_subset, body_seg, force_split, order, precision, model_dir, folds=None,
+             step_size=None) -> SegmentRequest:
     if fast and fastest:
         raise InputError("--fast and --fastest exclude each other; pick one")
     if not 0 <= int(order) <= 5:
@@ -178,7 +186,11 @@ def _request(task, fast, fastest, roi_subset, body_seg, force_split, order, prec
     if precision not in PRECISIONS:
         raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     mode = "fast" if fast else "fastest" if fastest else "full"
-    the_task = custom_task(Path(model_dir)) if model_dir is not None else get_task(task, mode)
+    if model_dir is None and (folds is not None or step_size is not None):
+        raise InputError("--folds and --step_size choose how a --model-dir model runs; the official tasks "
+                         "run as the official tool runs them")
+    the_task = (custom_task(Path(model_dir), folds=folds, step_size=step_size) if model_dir is not None
+                else get_task(task, mode))
     roi = _check_roi(roi_subset, the_task) if roi_subset else None
     if roi is not None and model_dir is not None:
         raise InputError("--roi_subset needs a registered task (total or total_mr), not --model-dir")
@@ -279,7 +291,7 @@ class _ModelLoader:
             self.folder(spec)
 
     def __call__(self, spec: ModelSpec) -> Model:
-        return load_model(self.folder(spec), device=self.device, cache=self.keep)
+        return load_model(self.folder(spec), device=self.device, folds=spec.folds, cache=self.keep)
 
 
 def _download(store: WeightsStore, spec: ModelSpec, progress: bool) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from totalseg.errors import WeightsError
+from totalseg.errors import InputError, WeightsError
 from totalseg.models.checkpoint import load_checkpoint
 from totalseg.models.custom import custom_task, find_model_folder
 from totalseg.models.model import Model, load_model
@@ -137,6 +137,13 @@ def test_unknown_network_class_refused(model_folder):
 def test_custom_model_folder_task(model_folder):
     assert find_model_folder(model_folder.parent) == model_folder
     task = custom_task(model_folder.parent)
-    assert len(task.classes) == 117 and task.spacing_mm == (3.0, 3.0, 3.0) and task.modality == "ct"
+    assert len(task.classes) == 117 and task.modality == "ct"
+    # nnUNetv2_predict semantics: nnU-Net resamples, the input is not reoriented, every fold, step 0.5
+    assert task.spacing_mm is None and not task.canonical and task.step_size == 0.5
+    assert task.models[0].folds is None
+    chosen = custom_task(model_folder.parent, folds=[0, "all"], step_size=0.8)
+    assert chosen.models[0].folds == ("0", "all") and chosen.step_size == 0.8
+    with pytest.raises(InputError, match="step_size must be in"):
+        custom_task(model_folder.parent, step_size=1.5)
     with pytest.raises(Exception, match="no nnU-Net model folder"):
         find_model_folder(model_folder / "fold_0")

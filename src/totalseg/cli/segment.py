@@ -44,7 +44,13 @@ def add_segment_options(p: argparse.ArgumentParser, *, verbose_help: str = argpa
     p.add_argument("-ot", "--output_type", nargs="+", default=["nifti"], metavar="TYPE",
                    help="nifti, dicom_seg, dicom_rtstruct; several allowed (-ot nifti dicom_seg or "
                         "-ot nifti,dicom_seg); DICOM types need a DICOM input")
-    p.add_argument("--model-dir", metavar="DIR", help="run this nnU-Net v2 model folder instead of a task")
+    p.add_argument("--model-dir", metavar="DIR",
+                   help="run this nnU-Net v2 model folder instead of a task, as nnUNetv2_predict does "
+                        "(no test-time mirroring)")
+    p.add_argument("--folds", nargs="+", metavar="FOLD",
+                   help="with --model-dir: the folds to average (0 1 2 ..., all); default every fold present")
+    p.add_argument("--step_size", type=float, metavar="S",
+                   help="with --model-dir: tile step as a fraction of the patch (default 0.5, as nnU-Net)")
     p.add_argument("--precision", default="nnunet", choices=PRECISIONS,
                    help="nnunet: masks identical to the official tool (default); fp32: fp32 accumulation; "
                         "bf16: network in bfloat16, about 2x faster on CPUs with AVX-512 BF16/AMX, "
@@ -88,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
         source, args.output, task=args.task, fast=args.fast, fastest=args.fastest, ml=args.ml,
         roi_subset=args.roi_subset, body_seg=args.body_seg, force_split=args.force_split,
         resampling_order=args.resampling_order, device=args.device, quiet=args.quiet,
-        model_dir=args.model_dir, precision=args.precision, download=not args.no_download,
+        model_dir=args.model_dir, folds=args.folds, step_size=args.step_size, precision=args.precision,
+        download=not args.no_download,
         output_type=args.output_type, statistics=args.statistics, statistics_extra=args.statistics_extra,
         statistics_include_incomplete=args.statistics_include_incomplete,
         statistics_aggregation=args.statistics_aggregation, clinical=args.clinical, preview=args.preview,

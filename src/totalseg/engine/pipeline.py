@@ -10,13 +10,13 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 
+from totalseg.engine.inference import TileProgress, predict_image
 from totalseg.engine.postprocess import keep_largest_blob, remove_small_blobs
-from totalseg.engine.predictor import SlidingWindowPredictor
-from totalseg.engine.preprocess import preprocess, restore
+from totalseg.engine.reader_view import reader_view
+from totalseg.errors import WeightsError
 from totalseg.imaging.crop import crop, margin_in_voxels, mask_bbox, uncrop
 from totalseg.imaging.orientation import to_canonical
 from totalseg.imaging.resample import header_zooms, resample_to_shape, resample_to_spacing
@@ -29,16 +29,6 @@ SPLIT_VOXELS = 512 * 512 * 900
 SPLIT_MARGIN = 20
 
 ModelLoader = Callable[[ModelSpec], Model]
-
-
-class TileProgress(Protocol):
-    """What a run reports as it goes: each sliding-window pass as it starts, then each tile."""
-
-    def begin(self, what: str, tiles: int) -> None:
-        """A pass of ``tiles`` tiles starts; ``what`` names it (``total fast``, ``total part 2/5``)."""
-
-    def tile(self) -> None:
-        """One more tile of the pass is predicted."""
 
 
 # Receives the image on the model grid (cropped, canonical, resampled, int32) and its labels there.
@@ -77,19 +67,19 @@ def run_task(
         if bbox is None:
             return LabelVolume(np.zeros(vol.shape, np.uint8), affine=vol.affine, header=vol.header)
         work = crop(vol, bbox, dtype=np.int32)
-    canonical, how = to_canonical(work)
-    model_grid = resample_to_spacing(
+    canonical, how = to_canonical(work) if task.canonical else (work, None)
+    model_grid = canonical if task.spacing_mm is None else resample_to_spacing(
         canonical, spacing_mm=task.spacing_mm, order=options.resampling_order, dtype=np.int32
     )
     models = [m for m in task.models if only_models is None or m.model_id in only_models]
-    labels = _predict_models(model_grid.array, task, models, load, options, progress)
+    labels = _predict_models(model_grid, _header_zooms(model_grid, task), task, models, load, options, progress)
     if task.name == "body":
         labels = _clean_body(labels, task, model_grid)
     if on_model_grid is not None:
         on_model_grid(Volume(model_grid.array, affine=model_grid.affine), LabelVolume(labels, affine=model_grid.affine))
     on_canonical = resample_to_shape(LabelVolume(labels, affine=model_grid.affine), shape=canonical.shape,
                                      affine=canonical.affine)
-    result = how.undo(on_canonical)
+    result = on_canonical if how is None else how.undo(on_canonical)
     if bbox is not None:
         result = uncrop(result, bbox, like=vol)
     return LabelVolume(result.array, affine=vol.affine, header=vol.header)
@@ -119,7 +109,16 @@ def needs_split(shape: tuple[int, ...], task: Task, force: bool) -> bool:
     return force or (int(np.prod(shape)) > SPLIT_VOXELS and shape[2] > 200 and len(task.models) > 1)
 
 
-def _predict_models(array, task, models, load, options, progress) -> np.ndarray:
+def _header_zooms(grid: Volume, task: Task) -> tuple[float, ...]:
+    """The voxel sizes in the header of the file nnU-Net reads: the official tool writes a fresh
+    NIfTI of its canonical grid (the affine's column norms); ``--model-dir`` gives it the input."""
+    if task.canonical or grid.header is None:
+        return tuple(float(z) for z in header_zooms(grid.affine))
+    return tuple(float(z) for z in grid.header.get_zooms()[:3])
+
+
+def _predict_models(grid: Volume, zooms: tuple[float, ...], task, models, load, options, progress) -> np.ndarray:
+    array = grid.array
     split = needs_split(array.shape, task, options.force_split)
     combined = np.zeros(array.shape, dtype=np.uint8)
     inverse = {name: gid for gid, name in task.classes.items()}
@@ -131,35 +130,56 @@ def _predict_models(array, task, models, load, options, progress) -> np.ndarray:
         if split:
             part = np.zeros(array.shape, dtype=np.uint8)
             for number, (source, keep, target) in enumerate(split_slabs(array.shape[2]), 1):
-                slab = _predict(model, array[:, :, source], task, options, progress, f"{what}, slab {number}/3")
+                slab = _predict(model, array[:, :, source], grid.affine, zooms, task, options, progress,
+                                f"{what}, slab {number}/3")
                 part[:, :, target] = slab[:, :, keep]
         else:
-            part = _predict(model, array, task, options, progress, what)
+            part = _predict(model, array, grid.affine, zooms, task, options, progress, what)
         mapped = lut[part]
         np.copyto(combined, mapped, where=mapped != 0)
     return combined
 
 
-def _predict(model: Model, array: np.ndarray, task: Task, options: RunOptions, progress: TileProgress | None,
-             what: str) -> np.ndarray:
-    pre = preprocess(array, model.config)
-    predictor = SlidingWindowPredictor(
-        model.network, model.config.patch_size, step=task.step_size, device=model.device,
-        precision=options.precision,
-    )
-    if progress is not None:
-        progress.begin(what, predictor.tile_count(tuple(pre.data.shape[1:])))
-    labels = predictor.predict(pre.data, on_tile=progress.tile if progress is not None else None)
-    return restore(labels, pre, model.config)
+def _predict(model: Model, array: np.ndarray, affine: np.ndarray, zooms: tuple[float, ...], task: Task,
+             options: RunOptions, progress: TileProgress | None, what: str) -> np.ndarray:
+    """Labels of one model on an (X, Y, Z) array, in the same order: what nnU-Net computes for a
+    NIfTI file of this array, affine and header voxel sizes."""
+    view = reader_view(array, affine, zooms, model.config.image_reader)
+    labels = predict_image(view.data, view.spacing, model, step=task.step_size, precision=options.precision,
+                           progress=progress, what=what)
+    return view.labels_back(labels)
 
 
 def _part_lut(spec: ModelSpec, model: Model, inverse: dict[str, int]) -> np.ndarray:
-    """Model output id -> task label id, by structure name (unknown names map to background)."""
-    names = spec.labels or {i: n for i, n in model.config.labels.items() if i != 0}
-    lut = np.zeros(max(max(names), max(model.config.labels)) + 1, dtype=np.uint8)
+    """Model output channel -> task label id, by structure name (unknown names map to background).
+
+    The channels are the model's own (its dataset.json). For an official model they must be the
+    official map's ids; its names come from the official map, as in the official tool, with a
+    warning where dataset.json names a channel otherwise.
+    """
+    names = {i: n for i, n in model.config.labels.items() if i != 0}
+    if spec.labels:
+        _check_official_labels(spec, model, names)
+        names = spec.labels
+    lut = np.zeros(max(names, default=0) + 1, dtype=np.uint8)
     for local_id, name in names.items():
         lut[local_id] = inverse.get(name, 0)
     return lut
+
+
+def _check_official_labels(spec: ModelSpec, model: Model, names: dict[int, str]) -> None:
+    if sorted(names) != sorted(spec.labels):
+        raise WeightsError(
+            f"{model.folder}/dataset.json has labels {_id_range(names)} where the official model {spec.model_id} "
+            f"has {_id_range(spec.labels)}; this folder holds another model: re-download or re-import the weights")
+    renamed = [f"{i}: {names[i]!r} (official {spec.labels[i]!r})" for i in sorted(names) if names[i] != spec.labels[i]]
+    if renamed:
+        warnings.warn(f"{model.folder}/dataset.json names {len(renamed)} labels otherwise than the official map "
+                      f"({', '.join(renamed[:3])}); the official names are used", stacklevel=2)
+
+
+def _id_range(labels: dict[int, str]) -> str:
+    return f"{len(labels)} ids {min(labels, default=0)}..{max(labels, default=0)}"
 
 
 def _clean_body(labels: np.ndarray, task: Task, grid: Volume) -> np.ndarray:

@@ -90,24 +90,47 @@ class SlidingWindowPredictor:
     def predict(self, image: torch.Tensor, on_tile: Callable[[], None] | None = None) -> np.ndarray:
         """Label map (uint8, or uint16 past 254 classes) of ``image`` (C, *spatial) float32."""
         padded, unpad = _pad_to_patch(image, self.patch_size)
+        labels = None
+        for start, logits, best in self._blended_slabs(padded, on_tile):
+            slab = self._labels(logits, best)
+            if labels is None:
+                labels = np.zeros(tuple(padded.shape[1:]), dtype=slab.dtype)
+            labels[start : start + slab.shape[0]] = slab
+        release_freed_memory()  # what the tiles kept for each other, before the outputs are written
+        return labels[unpad]
+
+    @torch.inference_mode()
+    def predict_logits(self, image: torch.Tensor, on_tile: Callable[[], None] | None = None) -> torch.Tensor:
+        """The blended logits (classes, *spatial) of ``image`` on the CPU, in the accumulator dtype
+        (fp16 for ``precision="nnunet"``, as nnU-Net returns them): for models whose logits are
+        resampled back to the image grid or averaged over folds before the argmax."""
+        padded, unpad = _pad_to_patch(image, self.patch_size)
+        out = torch.empty((self.network_outputs, *padded.shape[1:]), dtype=self._acc_dtype)
+        for start, logits, _ in self._blended_slabs(padded, on_tile):
+            out[:, start : start + logits.shape[1]] = logits
+        release_freed_memory()
+        return out[(slice(None), *unpad)]
+
+    def _blended_slabs(self, padded: torch.Tensor, on_tile):
+        """``(start, logits, best)`` for each run of voxels along the first axis whose tiles are all
+        done: the Gaussian-weighted sum divided by the weights, checked for inf as nnU-Net checks it,
+        and its maximum over the classes.
+
+        Only the overlap with the next slab is kept (a compact copy), so each slab's buffers go.
+        """
         spatial = tuple(padded.shape[1:])
         starts = [grid.tile_starts(s, p, self.step) for s, p in zip(spatial, self.patch_size)]
         gauss = importance_map(self.patch_size, dtype=self._acc_dtype).to(self.device)
         padded = padded.to(self.device)
-        labels = None
         carry = None
         for k, start0 in enumerate(starts[0]):
             acc, weight = self._accumulate_slab(padded, start0, starts[1:], carry, gauss, on_tile)
             end = starts[0][k + 1] - start0 if k + 1 < len(starts[0]) else self.patch_size[0]
-            slab = self._finalize(acc[:, :end], weight[:end])
-            if labels is None:
-                labels = np.zeros(spatial, dtype=slab.dtype)
-            labels[start0 : start0 + end] = slab
-            # Only the overlap with the next slab is kept (a compact copy), so this slab's buffers go.
+            logits = acc[:, :end].div_(weight[:end])  # in place: this part of the slab is final
+            best = _checked_max(logits)
+            yield start0, logits, best
             carry = (acc[:, end:].clone(), weight[end:].clone())
-            del acc, weight
-        release_freed_memory()  # what the tiles kept for each other, before the outputs are written
-        return labels[unpad]
+            del acc, weight, logits, best
 
     def _accumulate_slab(self, padded, start0, row_starts, carry, gauss, on_tile):
         """Gaussian-weighted logits and weights of every tile starting at ``start0`` on the first axis.
@@ -159,15 +182,19 @@ class SlidingWindowPredictor:
             return torch.autocast(self.device.type, enabled=True)
         return contextlib.nullcontext()
 
-    def _finalize(self, acc: torch.Tensor, weight: torch.Tensor) -> np.ndarray:
-        logits = acc.div_(weight)  # in place: this part of the slab is final
-        # nnU-Net's inf check runs on the winning values: a +inf anywhere wins the max, a -inf
-        # never changes the argmax.
-        best = logits.amax(dim=0)
-        if torch.isinf(best).any():
-            raise FloatingPointError("inf in the blended logits; run with precision='fp32'")
+    def _labels(self, logits: torch.Tensor, best: torch.Tensor) -> np.ndarray:
         labels = first_argmax(logits, best)
-        return labels.cpu().numpy().astype(np.uint8 if acc.shape[0] <= 255 else np.uint16)
+        return labels.cpu().numpy().astype(np.uint8 if logits.shape[0] <= 255 else np.uint16)
+
+
+def _checked_max(logits: torch.Tensor) -> torch.Tensor:
+    """The maximum over the classes; nnU-Net refuses blended logits with an inf anywhere (+inf or
+    -inf, any class), so does this."""
+    best = logits.amax(dim=0)
+    # aminmax over the classes is 10x slower than amax on CPU for fp16; one scalar amin finds a -inf
+    if torch.isinf(best).any() or torch.isinf(logits.amin()):
+        raise FloatingPointError("inf in the blended logits; run with precision='fp32'")
+    return best
 
 
 def first_argmax(logits: torch.Tensor, best: torch.Tensor, channels: int = 16) -> torch.Tensor:

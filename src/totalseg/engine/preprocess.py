@@ -1,71 +1,75 @@
-"""nnU-Net's preprocessing for inference, on arrays: axis order, crop to non-zero, normalization.
+"""nnU-Net's preprocessing for inference, on arrays, in nnU-Net's order of operations.
 
-The image arrives on the model's grid in canonical (X, Y, Z) order, as the official tool hands it
-to nnU-Net. nnU-Net reads it with the plans' image reader (SimpleITK reverses the axes), crops to
-the bounding box of the non-zero region and normalizes. Reductions (the z-score mean/std) run on
-an array with the same shape and memory layout as nnU-Net's, so the float sums are bit-identical.
+The image arrives as the model's reader hands it to nnU-Net: (Z, Y, X), the reverse of the stored
+axes (see :mod:`totalseg.models.readers`), with its spacing in the same order. Then, as nnU-Net's
+``DefaultPreprocessor.run_case_npy``: ``transpose_forward``, crop to the bounding box of the
+non-zero region, normalize, and resample to the plans spacing (a no-op for the official tasks,
+which resample the image themselves first). Reductions (the z-score mean/std) run on an array with
+the same shape and memory layout as nnU-Net's, so the float sums are bit-identical.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from scipy.ndimage import binary_fill_holes
 
+from totalseg.engine.resampling import new_shape, resample
 from totalseg.errors import WeightsError
 from totalseg.imaging.layout import c_contiguous
 from totalseg.models.plans import ModelConfig
 
-# Readers that hand nnU-Net the voxel array in reversed (Z, Y, X) order.
-_REVERSING_READERS = ("SimpleITKIO", "SimpleITKIOWithReorient")
-
 
 @dataclass(frozen=True)
 class Preprocessed:
-    """The network input and what is needed to put its labels back on the (X, Y, Z) grid."""
+    """The network input and what is needed to put its labels back on the reader's grid."""
 
-    data: torch.Tensor  # (1, *cropped) float32, nnU-Net array order
-    bbox: tuple[slice, ...]  # the non-zero crop inside the uncropped array
-    shape: tuple[int, ...]  # nnU-Net array shape before the crop
+    data: torch.Tensor  # (1, *network grid) float32, nnU-Net array order
+    bbox: tuple[slice, ...]  # the non-zero crop inside the transposed array
+    shape: tuple[int, ...]  # transposed array shape before the crop
+    cropped_shape: tuple[int, ...]  # after the crop, before resampling to the plans spacing
+    spacing: tuple[float, ...]  # of the transposed array, before resampling
+
+    @property
+    def resampled(self) -> bool:
+        """Whether the network grid differs from the cropped image's (logits must be resampled back)."""
+        return tuple(self.data.shape[1:]) != self.cropped_shape
 
 
-def preprocess(array_xyz: np.ndarray, config: ModelConfig) -> Preprocessed:
-    """Turn a canonical (X, Y, Z) image on the model grid into the network input."""
-    data = _to_network_order(array_xyz, config)
+def preprocess(image: np.ndarray, spacing: Sequence[float], config: ModelConfig) -> Preprocessed:
+    """Turn an image in the reader's (Z, Y, X) order, of ``spacing`` mm, into the network input."""
+    data = c_contiguous(image, np.float32)[None]  # the C-ordered float32 array nnU-Net's reader returns
+    data = data.transpose([0, *[i + 1 for i in config.transpose_forward]])
+    spacing = tuple(float(spacing[i]) for i in config.transpose_forward)
     shape = data.shape[1:]
     nonzero = data[0] != 0
     bbox = _bbox(nonzero)
     cropped = data[(slice(None), *bbox)]
     mask = binary_fill_holes(nonzero)[bbox][None] if config.use_mask_for_norm else None
     normalized = _normalize(cropped, mask, config)
-    tensor = torch.from_numpy(normalized).to(dtype=torch.float32, memory_format=torch.contiguous_format)
-    return Preprocessed(tensor, bbox, tuple(shape))
+    target = new_shape(cropped.shape[1:], spacing, config.spacing)
+    resampled = resample(normalized, target, spacing, config.spacing, config.data_resampling)
+    tensor = torch.from_numpy(resampled).to(dtype=torch.float32, memory_format=torch.contiguous_format)
+    return Preprocessed(tensor, bbox, tuple(shape), tuple(cropped.shape[1:]), spacing)
+
+
+def logits_to_labels(logits: np.ndarray, pre: Preprocessed, config: ModelConfig) -> np.ndarray:
+    """nnU-Net's export: logits (C, *network grid) resampled to the cropped grid, then arg-maxed.
+
+    The logits keep their dtype through the resampling (fp16 from the predictor), as nnU-Net's do.
+    """
+    back = resample(logits, pre.cropped_shape, config.spacing, pre.spacing, config.logits_resampling)
+    return back.argmax(0).astype(np.uint8 if back.shape[0] <= 255 else np.uint16)
 
 
 def restore(labels: np.ndarray, pre: Preprocessed, config: ModelConfig) -> np.ndarray:
-    """Labels of the cropped network input back to the full (X, Y, Z) grid."""
+    """Labels of the cropped image back to the reader's full (Z, Y, X) grid (C-ordered)."""
     full = np.zeros(pre.shape, dtype=labels.dtype)
     full[pre.bbox] = labels
-    return c_contiguous(reader_order(full.transpose(config.transpose_backward), config))  # (2, 1, 0) undoes itself
-
-
-def reader_order(array_xyz: np.ndarray, config: ModelConfig) -> np.ndarray:
-    """``array_xyz`` in the axis order the model's image reader gives nnU-Net (a view).
-
-    Examples:
-        >>> from types import SimpleNamespace
-        >>> reader_order(np.zeros((4, 5, 6)), SimpleNamespace(image_reader="SimpleITKIO")).shape
-        (6, 5, 4)
-    """
-    return array_xyz.transpose(2, 1, 0) if config.image_reader in _REVERSING_READERS else array_xyz
-
-
-def _to_network_order(array_xyz: np.ndarray, config: ModelConfig) -> np.ndarray:
-    # C-contiguous float32 with a channel axis: the array nnU-Net's reader returns.
-    data = c_contiguous(reader_order(array_xyz, config), np.float32)[None]
-    return data.transpose([0, *[i + 1 for i in config.transpose_forward]])
+    return c_contiguous(full.transpose(config.transpose_backward))
 
 
 def _bbox(mask: np.ndarray) -> tuple[slice, ...]:

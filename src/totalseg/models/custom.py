@@ -1,7 +1,13 @@
-"""Tasks for arbitrary nnU-Net v2 model folders (``--model-dir``)."""
+"""Tasks for arbitrary nnU-Net v2 model folders (``--model-dir``): what ``nnUNetv2_predict`` does.
+
+The model sees the input as stored (its plans' reader decides the orientation and voxel order),
+nnU-Net resamples it to the plans spacing and the logits back, every fold present is averaged
+unless folds are named, and tiles overlap by half a patch unless another step is given.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from totalseg.errors import InputError
@@ -26,20 +32,33 @@ def find_model_folder(path: Path) -> Path:
     raise InputError(f"{path} holds several models ({names}); pass one of them to --model-dir")
 
 
-def custom_task(path: Path) -> Task:
-    """A one-model task for the nnU-Net model folder at ``path`` (its labels, spacing, modality)."""
+def custom_task(path: Path, *, folds: Sequence[str] | None = None, step_size: float | None = None) -> Task:
+    """A one-model task for the nnU-Net model folder at ``path`` (its labels, modality).
+
+    Args:
+        path: the model folder or its parent.
+        folds: the folds to average (``"0"``, ``"all"``, ...); None takes every fold present.
+        step_size: tile step as a fraction of the patch, in (0, 1]; nnU-Net's 0.5 by default.
+    """
     folder = find_model_folder(path)
+    step = NNUNET_DEFAULT_STEP if step_size is None else float(step_size)
+    if not 0 < step <= 1:
+        raise InputError(f"--step_size must be in (0, 1], got {step_size}")
     config = ModelConfig.from_folder(folder)
     labels = {i: n for i, n in config.labels.items() if i != 0}
-    spacing = canonical_spacing(config)
     modality = "ct" if config.normalization == "CTNormalization" else "mr"
-    spec = ModelSpec(0, str(folder.resolve()), folder.name.split("__")[0], "local", labels)
-    return Task(folder.parent.name or folder.name, "custom", (spec,), labels, spacing, NNUNET_DEFAULT_STEP, modality)
+    chosen = None if folds is None else tuple(str(f) for f in folds)
+    spec = ModelSpec(0, str(folder.resolve()), folder.name.split("__")[0], "local", labels, folds=chosen)
+    return Task(folder.parent.name or folder.name, "custom", (spec,), labels, None, step, modality, canonical=False)
 
 
 def canonical_spacing(config: ModelConfig) -> tuple[float, float, float]:
-    """The plans' spacing in canonical (X, Y, Z) order."""
+    """The plans' spacing in canonical (X, Y, Z) order (every nnU-Net reader reverses the axes).
+
+    Examples:
+        >>> from types import SimpleNamespace
+        >>> canonical_spacing(SimpleNamespace(spacing=(3.0, 1.0, 2.0), transpose_backward=(0, 2, 1)))
+        (1.0, 2.0, 3.0)
+    """
     spacing = [config.spacing[i] for i in config.transpose_backward]
-    if config.image_reader.startswith("SimpleITKIO"):
-        spacing = spacing[::-1]
-    return tuple(float(s) for s in spacing)  # type: ignore[return-value]
+    return tuple(float(s) for s in spacing[::-1])  # type: ignore[return-value]

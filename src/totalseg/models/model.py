@@ -1,8 +1,9 @@
-"""A loaded model: configuration plus network with its weights, cached once per process."""
+"""A loaded model: configuration plus network with its weights (one or more folds), cached once per process."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,22 +20,71 @@ CHECKPOINT = "checkpoint_final.pth"
 
 @dataclass(frozen=True, eq=False)
 class Model:
-    """An nnU-Net v2 model ready for inference on ``device``."""
+    """An nnU-Net v2 model ready for inference on ``device``.
+
+    ``network`` holds the first fold's weights. A model of several folds also keeps each fold's
+    weights (``fold_weights``, in nnU-Net's order): :meth:`each_fold` loads them in turn, and
+    their logits are averaged, as nnU-Net's predictor does.
+    """
 
     folder: Path
     config: ModelConfig
     network: nn.Module
     device: torch.device
+    fold_weights: tuple[dict[str, torch.Tensor], ...] = ()
+
+    @property
+    def num_folds(self) -> int:
+        return max(1, len(self.fold_weights))
+
+    def each_fold(self) -> Iterator[nn.Module]:
+        """The network with each fold's weights loaded in turn (the network itself for one fold)."""
+        if not self.fold_weights:
+            yield self.network
+            return
+        for weights in self.fold_weights:
+            self.network.load_state_dict(weights)
+            yield self.network
 
     @classmethod
-    def from_folder(cls, folder: Path, *, device: torch.device = torch.device("cpu"), fold: str = "fold_0") -> Model:
-        """Load ``folder`` (holding plans.json, dataset.json, ``fold/checkpoint_final.pth``)."""
+    def from_folder(cls, folder: Path, *, device: torch.device = torch.device("cpu"),
+                    folds: Sequence[str] | None = ("0",)) -> Model:
+        """Load ``folder`` (plans.json, dataset.json, ``fold_<f>/checkpoint_final.pth``).
+
+        ``folds=None`` takes every fold present, as ``nnUNetv2_predict`` does without ``-f``. The
+        configuration is the one the first checkpoint was trained with (nnU-Net reads it there).
+        """
         folder = Path(folder)
-        config = ModelConfig.from_folder(folder)
-        checkpoint = load_checkpoint(folder / fold / CHECKPOINT)
+        paths = [folder / f"fold_{f}" / CHECKPOINT for f in (available_folds(folder) if folds is None else folds)]
+        checkpoints = [load_checkpoint(path) for path in paths]
+        config = ModelConfig.from_folder(folder, _trained_configuration(checkpoints[0], folder))
         network = _network_to_load(config)
-        load_weights(network, checkpoint["network_weights"], source=str(folder / fold / CHECKPOINT))
-        return cls(folder, config, network.to(device).eval(), device)
+        for path, checkpoint in reversed(list(zip(paths, checkpoints))):  # every fold must fit; the first stays
+            load_weights(network, checkpoint["network_weights"], source=str(path))
+        weights = tuple(c["network_weights"] for c in checkpoints) if len(paths) > 1 else ()
+        return cls(folder, config, network.to(device).eval(), device, weights)
+
+
+def available_folds(folder: Path) -> list[str]:
+    """The folds nnU-Net's predictor finds on its own: ``fold_<n>`` folders (not ``fold_all``) that
+    hold a final checkpoint, in the order of their sorted names.
+
+    Examples:
+        >>> available_folds(Path("/nonexistent"))  # doctest: +SKIP
+        []
+    """
+    names = sorted(p.name for p in Path(folder).glob("fold_*") if p.is_dir() and p.name != "fold_all")
+    folds = [name.split("_")[-1] for name in names if (Path(folder) / name / CHECKPOINT).is_file()]
+    if not folds:
+        raise WeightsError(f"{folder}: no fold_<n>/{CHECKPOINT} found; a model folder holds at least fold_0/")
+    return folds
+
+
+def _trained_configuration(checkpoint: dict, folder: Path) -> str | None:
+    """The configuration name in the checkpoint's ``init_args``, when it names one."""
+    init_args = checkpoint.get("init_args")
+    name = init_args.get("configuration") if isinstance(init_args, dict) else None
+    return name if isinstance(name, str) else None
 
 
 def _network_to_load(config: ModelConfig) -> nn.Module:
@@ -51,27 +101,32 @@ def _network_to_load(config: ModelConfig) -> nn.Module:
     return network
 
 
-_CACHE: dict[tuple[str, float, str], Model] = {}
+_CACHE: dict[tuple, Model] = {}
 _LOCK = threading.Lock()
 
 
-def load_model(folder: Path, *, device: torch.device = torch.device("cpu"), cache: bool = True) -> Model:
-    """Load a model once per process and device; later calls return the same object.
+def load_model(folder: Path, *, device: torch.device = torch.device("cpu"), folds: Sequence[str] | None = ("0",),
+               cache: bool = True) -> Model:
+    """Load a model once per process, device and set of folds; later calls return the same object.
 
-    The cache key includes the checkpoint's modification time, so replaced weights are reloaded.
-    With ``cache=False`` a model not cached yet is loaded without being kept: it is freed once the
-    caller drops it (a one-image run of a 5-model task then holds one network at a time).
+    ``folds=None`` takes every fold present. The cache key includes the checkpoints' modification
+    times, so replaced weights are reloaded. With ``cache=False`` a model not cached yet is loaded
+    without being kept: it is freed once the caller drops it (a one-image run of a 5-model task
+    then holds one network at a time).
     """
-    ckpt = Path(folder) / "fold_0" / CHECKPOINT
-    try:
-        mtime = ckpt.stat().st_mtime
-    except OSError:
-        raise WeightsError(f"{ckpt} is missing; re-download or re-import the weights") from None
-    key = (str(Path(folder).resolve()), mtime, str(device))
+    folds = tuple(available_folds(Path(folder)) if folds is None else folds)
+    mtimes = []
+    for fold in folds:
+        ckpt = Path(folder) / f"fold_{fold}" / CHECKPOINT
+        try:
+            mtimes.append(ckpt.stat().st_mtime)
+        except OSError:
+            raise WeightsError(f"{ckpt} is missing; re-download or re-import the weights") from None
+    key = (str(Path(folder).resolve()), folds, tuple(mtimes), str(device))
     with _LOCK:
         if key in _CACHE:
             return _CACHE[key]
-        model = Model.from_folder(Path(folder), device=device)
+        model = Model.from_folder(Path(folder), device=device, folds=folds)
         if cache:
             _CACHE[key] = model
         return model

@@ -25,6 +25,7 @@ class ModelSpec:
     labels: dict[int, str]
     plans: str = "nnUNetPlans"
     configuration: str = "3d_fullres"
+    folds: tuple[str, ...] | None = ("0",)  # None: every fold present, as nnUNetv2_predict without -f
 
     @property
     def zip_name(self) -> str:
@@ -49,18 +50,23 @@ class Task:
         mode: ``full``, ``fast`` or ``fastest``.
         models: models in merge order (a later part wins where parts overlap).
         classes: global label id -> structure name of the output.
-        spacing_mm: the models' voxel size; inputs are resampled to it.
+        spacing_mm: the voxel size the official tool resamples inputs to before nnU-Net; None
+            leaves resampling to nnU-Net (to the plans spacing, and the logits back).
         step_size: sliding-window tile step as a fraction of the patch.
         modality: ``ct`` or ``mr``.
+        canonical: the image is reoriented to the closest canonical (RAS) orientation before the
+            models see it, as the official tool does; ``False`` hands the models the image as
+            stored, as ``nnUNetv2_predict`` does (``--model-dir``).
     """
 
     name: str
     mode: str
     models: tuple[ModelSpec, ...]
     classes: dict[int, str]
-    spacing_mm: float | tuple[float, float, float]
+    spacing_mm: float | tuple[float, float, float] | None
     step_size: float
     modality: str
+    canonical: bool = True
 
 
 _CT_V2 = "v2.0.0-weights"

@@ -22,13 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
-from totalseg.engine.preprocess import preprocess, reader_order
+from totalseg.engine.preprocess import preprocess
 from totalseg.errors import InputError
-from totalseg.imaging.resample import resample_to_shape, resample_to_spacing
+from totalseg.imaging.resample import header_zooms, resample_to_shape, resample_to_spacing
 from totalseg.imaging.volume import LabelVolume
 from totalseg.io.atomic import atomic_path, atomic_write_text
 from totalseg.models.custom import canonical_spacing
 from totalseg.models.plans import ModelConfig
+from totalseg.models.readers import reader_order
 from totalseg.training.fingerprint import read_case
 from totalseg.training.raw import RawCase, RawDataset
 
@@ -61,11 +62,12 @@ def preprocess_arrays(case: RawCase, config: ModelConfig, *, seed: int = 0) -> t
     image, labels = read_case(case)
     grid = resample_to_spacing(image, spacing_mm=canonical_spacing(config), order=1, dtype=np.int32)
     seg = resample_to_shape(LabelVolume(labels.array, affine=labels.affine), shape=grid.shape, affine=grid.affine)
-    pre = preprocess(grid.array, config)
+    image = reader_order(grid.array, config.image_reader)
+    pre = preprocess(image, tuple(float(z) for z in header_zooms(grid.affine))[::-1], config)
     seg_array = np.asarray(seg.array)
     if seg_array.max(initial=0) > 255 or seg_array.min(initial=0) < 0:
         raise InputError(f"{case.label}: label ids must be 0..255, got {seg_array.min()}..{seg_array.max()}")
-    seg_net = reader_order(seg_array.astype(np.uint8), config).transpose(config.transpose_forward)
+    seg_net = reader_order(seg_array.astype(np.uint8), config.image_reader).transpose(config.transpose_forward)
     seg_net = np.ascontiguousarray(seg_net[pre.bbox])[None]
     return pre.data.numpy(), seg_net
 

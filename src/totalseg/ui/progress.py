@@ -15,10 +15,9 @@ from totalseg.imaging.orientation import to_canonical
 from totalseg.imaging.resample import header_zooms
 from totalseg.imaging.volume import Volume
 from totalseg.models.plans import ModelConfig
+from totalseg.models.readers import get_reader
 from totalseg.models.store import WeightsStore
 from totalseg.models.tasks import ModelSpec, Task
-
-_REVERSING_READERS = ("SimpleITKIO", "SimpleITKIOWithReorient")
 
 
 def estimate_tiles(image: Volume, task: Task, store: WeightsStore, roi_subset: Sequence[str] | None = None) -> int:
@@ -56,7 +55,6 @@ def tiles_for(shape_xyz: Sequence[int], zooms_mm: Sequence[float], task: Task, c
     """
     spacing = task.spacing_mm if isinstance(task.spacing_mm, Sequence) else (task.spacing_mm,) * 3
     grid = [max(1, round(n * z / s)) for n, z, s in zip(shape_xyz, zooms_mm, spacing)]
-    if config.image_reader in _REVERSING_READERS:
-        grid = grid[::-1]
+    grid = [grid[axis] for axis in get_reader(config.image_reader).axes]
     grid = [grid[i] for i in config.transpose_forward]
     return tile_count(tuple(grid), config.patch_size, task.step_size)
