@@ -64,6 +64,49 @@ def seeded_weights(model_ids: list[int], *, seed: int = 0, root: Path = BENCH_DI
     return root
 
 
+# Plans fields the parity benchmarks vary over the same seeded weights: the reader every official
+# dataset conversion may have set, and a transpose that permutes the network's axes.
+PLANS_VARIANTS: dict[str, dict] = {
+    "sitk": {"image_reader_writer": "SimpleITKIO"},
+    "nibabel-reorient": {"image_reader_writer": "NibabelIOWithReorient"},
+    "nibabel-transposed": {"image_reader_writer": "NibabelIO", "transpose_forward": [2, 0, 1]},
+}
+
+
+def plans_variant(weights: Path, variant: str) -> Path:
+    """A weights folder beside ``weights`` whose plans.json files take the fields of ``variant``
+    (checkpoints hard-linked, dataset.json copied). With a transpose, the patch size, spacing,
+    kernels and strides are permuted with it, so the network sees the same patch in its own order.
+    """
+    changes = PLANS_VARIANTS[variant]
+    if variant == "sitk":
+        return weights
+    root = weights.parent / f"{weights.name}-{variant}"
+    for plans_path in weights.glob("*/*/plans.json"):
+        target = root / plans_path.parent.relative_to(weights)
+        (target / "fold_0").mkdir(parents=True, exist_ok=True)
+        plans = json.loads(plans_path.read_text())
+        plans.update({k: v for k, v in changes.items() if k != "transpose_forward"})
+        if "transpose_forward" in changes:
+            _transpose_plans(plans, changes["transpose_forward"])
+        (target / "plans.json").write_text(json.dumps(plans, indent=2))
+        (target / "dataset.json").write_text((plans_path.parent / "dataset.json").read_text())
+        checkpoint = target / "fold_0" / "checkpoint_final.pth"
+        checkpoint.unlink(missing_ok=True)
+        os.link(plans_path.parent / "fold_0" / "checkpoint_final.pth", checkpoint)
+    return root
+
+
+def _transpose_plans(plans: dict, forward: list[int]) -> None:
+    plans["transpose_forward"] = forward
+    plans["transpose_backward"] = [forward.index(i) for i in range(3)]
+    for conf in plans["configurations"].values():
+        for key in ("patch_size", "spacing", "median_image_size_in_voxels"):
+            conf[key] = [conf[key][i] for i in forward]
+        for key in ("conv_kernel_sizes", "pool_op_kernel_sizes"):
+            conf[key] = [[stage[i] for i in forward] for stage in conf[key]]
+
+
 def offline_env(weights: Path) -> dict[str, str]:
     """Environment under which both tools read ``weights`` and the official one stays offline."""
     home = weights.parent / "home"

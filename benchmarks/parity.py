@@ -2,12 +2,15 @@
 
 Usage::
 
-    python benchmarks/parity.py                 # all cases, results into docs/benchmarks.md
-    python benchmarks/parity.py --cases ct-fast-ml mr-fast
+    python benchmarks/parity.py                 # all cases and plans variants, into docs/benchmarks.md
+    python benchmarks/parity.py --cases ct-fast-ml mr-fast --plans nibabel-reorient
 
 Both tools read one weights folder of seeded random weights with the official architectures
 (full size: 16.6 M parameters for 297), so the code paths are the ones users run with the real
-weights. The official tool runs in its own venv (created on first use under ``.bench/``).
+weights. Each case runs under several plans variants of the same weights (``harness.PLANS_VARIANTS``:
+the SimpleITK reader, ``NibabelIOWithReorient``, and ``NibabelIO`` with ``transpose_forward``
+[2, 0, 1]), because the real weights' plans may carry any of them. The official tool runs in its
+own venv (created on first use under ``.bench/``).
 Per-class outputs are compared file by file (names, dtype, shape, affine, voxels); ``--ml`` outputs
 voxel by voxel plus the label-name extension.
 """
@@ -23,7 +26,18 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
-from harness import BENCH_DIR, ROOT, machine, official_venv, offline_env, seeded_weights, timed_run, write_section
+from harness import (
+    BENCH_DIR,
+    PLANS_VARIANTS,
+    ROOT,
+    machine,
+    official_venv,
+    offline_env,
+    plans_variant,
+    seeded_weights,
+    timed_run,
+    write_section,
+)
 
 SHARED_CT = ROOT.parent / "shared" / "data" / "ct_small_3mm.nii.gz"
 INPUTS = BENCH_DIR / "inputs"
@@ -80,6 +94,23 @@ def mr_like() -> Path:
     return _save(nib.Nifti1Image(data, img.affine), "mr_like.nii.gz")
 
 
+def inconsistent_header() -> Path:
+    """The shared CT with an sform of 3 mm voxels but a pixdim of 1.0 x 1.2 x 2.0 mm and no qform:
+    nibabel's affine and its header zooms disagree (the official tool resamples by the affine, as it
+    rebuilds the image from it; its statistics read the zooms)."""
+    img = nib.load(SHARED_CT)
+    out = nib.Nifti1Image(np.asanyarray(img.dataobj), img.affine)
+    out.header.set_qform(None, code=0)
+    out.header.set_sform(img.affine, code=2)
+    out.header["pixdim"][1:4] = [1.0, 1.2, 2.0]
+    path = INPUTS / "ct_inconsistent_header.nii.gz"
+    INPUTS.mkdir(parents=True, exist_ok=True)
+    out.to_filename(path)
+    if not np.allclose(nib.load(path).header.get_zooms(), (1.0, 1.2, 2.0)):
+        raise SystemExit("nibabel rewrote the pixdim of the inconsistent-header input")
+    return path
+
+
 def _save(img: nib.Nifti1Image, name: str) -> Path:
     INPUTS.mkdir(parents=True, exist_ok=True)
     path = INPUTS / name
@@ -92,6 +123,8 @@ CASES = [
     Case("ct-fast-ml", ct_small, ("--fast", "--ml"), (297,), "CT `--fast --ml`, RAS input"),
     Case("ct-fast-ml-oblique", oblique_lps, ("--fast", "--ml"), (297,),
          "CT `--fast --ml`, LPS, permuted axes, anisotropic, oblique"),
+    Case("ct-fast-ml-header", inconsistent_header, ("--fast", "--ml"), (297,),
+         "CT `--fast --ml`, header zooms disagree with the sform"),
     Case("ct-fast-split", tall_stack, ("--fast", "--ml", "--force_split"), (297,),
          "CT `--fast --ml --force_split` (3 z-slabs), 90 slices"),
     Case("ct-fastest", ct_small, ("--fastest",), (298,), "CT `--fastest`, per-class files"),
@@ -104,13 +137,13 @@ CASES = [
 ]
 
 
-def run_case(case: Case, official_bin: Path, workdir: Path) -> dict:
-    env = offline_env(seeded_weights(sorted({*case.models})))
+def run_case(case: Case, variant: str, official_bin: Path, workdir: Path) -> dict:
+    env = offline_env(plans_variant(seeded_weights(sorted({*case.models})), variant))
     image = case.make_input()
     outputs = {}
     for tool, cmd in (("official", [str(official_bin / "TotalSegmentator")]),
                       ("ours", [str(Path(sys.executable).parent / "totalseg"), "segment", "--no-download"])):
-        out = workdir / case.name / (f"{tool}.nii.gz" if case.ml else tool)
+        out = workdir / variant / case.name / (f"{tool}.nii.gz" if case.ml else tool)
         shutil.rmtree(out, ignore_errors=True) if out.is_dir() else out.unlink(missing_ok=True)
         out.parent.mkdir(parents=True, exist_ok=True)
         result = timed_run([*cmd, "-i", str(image), "-o", str(out), "-d", "cpu", *case.args], env)
@@ -161,7 +194,7 @@ def _min_dice(x: np.ndarray, y: np.ndarray) -> float:
     return min(dices, default=1.0)
 
 
-def markdown(rows: list[tuple[Case, dict]]) -> str:
+def markdown(rows: list[tuple[Case, str, dict]]) -> str:
     lines = [
         "## Parity with the official tool",
         "",
@@ -169,37 +202,45 @@ def markdown(rows: list[tuple[Case, dict]]) -> str:
         "inputs and the same full-size seeded random weights of the official architectures, CPU. "
         f"Machine: {machine()}.",
         "",
-        "| case | identical files | voxel agreement | min Dice over labels | names, dtype, shape, affine, "
-        "label names |",
-        "|---|---|---|---|---|",
+        "| case | plans | identical files | voxel agreement | min Dice over labels | names, dtype, shape, "
+        "affine, label names |",
+        "|---|---|---|---|---|---|",
     ]
-    for case, r in rows:
-        lines.append(f"| {case.what} | {r['files']} | {100 * r['agreement']:.4f} % | {r['min_dice']:.4f} | "
-                     f"{'same' if r['meta'] else 'DIFFER'} |")
+    for case, variant, r in rows:
+        lines.append(f"| {case.what} | {variant} | {r['files']} | {100 * r['agreement']:.4f} % | "
+                     f"{r['min_dice']:.4f} | {'same' if r['meta'] else 'DIFFER'} |")
     lines += ["", "Inputs: the shared 122x101x30 CT at 3 mm; its LPS-stored, axis-permuted, 2.6x3.4x2.5 mm, "
               "12-degree oblique copy; a 90-slice stack of it; its central 64x64x30 voxels (one 128^3 tile per "
-              "1.5 mm model); and an MR-like intensity copy for the MR model. Timings are in the speed section."]
+              "1.5 mm model); the CT with header zooms that disagree with its sform; and an MR-like intensity "
+              "copy for the MR model. Plans variants of the same weights: `sitk` (SimpleITKIO, identity transpose, "
+              "as our seeded weights are written), `nibabel-reorient` (NibabelIOWithReorient, the reader the "
+              "official dataset conversion sets), `nibabel-transposed` (NibabelIO with transpose_forward "
+              "[2, 0, 1]; patch size, spacing, kernels and strides permuted with it). Timings are in the speed "
+              "section."]
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", nargs="+", choices=[c.name for c in CASES], help="default: all")
+    parser.add_argument("--plans", nargs="+", choices=list(PLANS_VARIANTS), default=list(PLANS_VARIANTS),
+                        help="plans variants of the seeded weights (default: all)")
     parser.add_argument("--no-write", action="store_true", help="print the table, leave docs/benchmarks.md")
     args = parser.parse_args()
     official_bin = official_venv()
     workdir = BENCH_DIR / "parity"
     rows = []
-    for case in CASES:
-        if args.cases and case.name not in args.cases:
-            continue
-        print(f"{case.name} ...", file=sys.stderr, flush=True)
-        report = run_case(case, official_bin, workdir)
-        print(f"  {report}", file=sys.stderr, flush=True)
-        rows.append((case, report))
+    for variant in args.plans:
+        for case in CASES:
+            if args.cases and case.name not in args.cases:
+                continue
+            print(f"{case.name} [{variant}] ...", file=sys.stderr, flush=True)
+            report = run_case(case, variant, official_bin, workdir)
+            print(f"  {report}", file=sys.stderr, flush=True)
+            rows.append((case, variant, report))
     table = markdown(rows)
     print(table)
-    if not args.no_write and not args.cases:
+    if not args.no_write and not args.cases and args.plans == list(PLANS_VARIANTS):
         write_section("parity", table)
 
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 import numpy as np
+import torch
 
 from totalseg.engine.predictor import SlidingWindowPredictor
 from totalseg.engine.preprocess import Preprocessed, logits_to_labels, preprocess, restore
@@ -63,6 +64,7 @@ def predict_image(
     return restore(labels, pre, model.config)
 
 
+@torch.inference_mode()  # the predictor's logits are inference tensors: sum them in the same mode
 def _labels_from_logits(predictor: SlidingWindowPredictor, model: Model, pre: Preprocessed, on_tile) -> np.ndarray:
     """nnU-Net's path: the folds' logits summed and divided in their own dtype, resampled back, arg-maxed."""
     total = None
