@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from totalseg.engine.preprocess import preprocess
-from totalseg.imaging.resample import resample_to_spacing
+from totalseg.engine.reader_view import reader_view
 from totalseg.models.plans import ModelConfig
 from totalseg.training.augment import default_augmentation, no_augmentation
 from totalseg.training.fingerprint import compute_fingerprint, read_case
@@ -41,10 +41,11 @@ def test_fingerprint_of_phantoms(dataset):
 def test_preprocessing_is_the_inference_pipelines(dataset):
     plans = plans_for(dataset, "6mm")
     config = ModelConfig.from_dicts(plans, dataset.dataset_json)
+    assert config.image_reader == "NibabelIOWithReorient"  # training reads canonical images: so must inference
     data, seg = preprocess_arrays(dataset.cases[0], config)
-    image, labels = read_case(dataset.cases[0])
-    expected = preprocess(resample_to_spacing(image, spacing_mm=(6.0, 6.0, 6.0), order=1, dtype=np.int32).array,
-                          config)
+    image, _ = read_case(dataset.cases[0], canonical=False)
+    view = reader_view(image.array, image.affine, image.header_zooms_mm, config.image_reader)
+    expected = preprocess(view.data, view.spacing, config)  # what --model-dir and nnU-Net feed the network
     assert data.dtype == np.float32 and seg.dtype == np.uint8
     assert data.shape == seg.shape == (1, 8, 10, 12)  # (Z, Y, X) at 6 mm
     np.testing.assert_array_equal(data, expected.data.numpy())
@@ -53,6 +54,27 @@ def test_preprocessing_is_the_inference_pipelines(dataset):
     present = [c for c in np.unique(seg) if c]
     means = {c: float(data[seg == c].mean()) for c in present}
     assert sorted(present, key=means.get) == sorted(present, key=hu.get)
+
+
+def test_the_stored_orientation_does_not_change_what_training_sees(dataset, tmp_path):
+    """A case stored LPS trains on the same arrays as its RAS original (the reader reorients)."""
+    import nibabel as nib
+
+    from totalseg.training.raw import RawCase
+
+    case = dataset.cases[0]
+    flipped = []
+    for path in (case.image, case.label):
+        img = nib.load(path)
+        data = np.asanyarray(img.dataobj)[::-1, ::-1]
+        affine = img.affine @ np.array([[-1, 0, 0, data.shape[0] - 1], [0, -1, 0, data.shape[1] - 1],
+                                        [0, 0, 1, 0], [0, 0, 0, 1]])
+        flipped.append(tmp_path / path.name)
+        nib.save(nib.Nifti1Image(np.ascontiguousarray(data), affine), flipped[-1])
+    config = ModelConfig.from_dicts(plans_for(dataset, "3mm"), dataset.dataset_json)
+    ras = preprocess_arrays(case, config)
+    lps = preprocess_arrays(RawCase(case.case_id, flipped[0], flipped[1]), config)
+    assert np.array_equal(ras[0], lps[0]) and np.array_equal(ras[1], lps[1])
 
 
 def test_cache_is_reused_and_rebuilt_when_inputs_change(dataset, tmp_path):

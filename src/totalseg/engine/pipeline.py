@@ -112,9 +112,7 @@ def needs_split(shape: tuple[int, ...], task: Task, force: bool) -> bool:
 def _header_zooms(grid: Volume, task: Task) -> tuple[float, ...]:
     """The voxel sizes in the header of the file nnU-Net reads: the official tool writes a fresh
     NIfTI of its canonical grid (the affine's column norms); ``--model-dir`` gives it the input."""
-    if task.canonical or grid.header is None:
-        return tuple(float(z) for z in header_zooms(grid.affine))
-    return tuple(float(z) for z in grid.header.get_zooms()[:3])
+    return tuple(float(z) for z in header_zooms(grid.affine)) if task.canonical else grid.header_zooms_mm
 
 
 def _predict_models(grid: Volume, zooms: tuple[float, ...], task, models, load, options, progress) -> np.ndarray:

@@ -71,6 +71,32 @@ def resample(data: np.ndarray, shape: Sequence[int], spacing: Sequence[float], t
     return out
 
 
+def resample_labels(labels: np.ndarray, shape: Sequence[int], spacing: Sequence[float], target: Sequence[float],
+                    resampling: Resampling) -> np.ndarray:
+    """A label map (spatial axes only) resampled to ``shape`` on nnU-Net's grid, for training data.
+
+    As nnU-Net's ``resize_segmentation``: each label's indicator is resampled with the plans' order
+    (separate-z rules included) and every voxel takes the label with the highest score; where scores
+    tie exactly the lowest label wins (nnU-Net settles ties by the nearest neighbour). The grid is
+    the one :func:`resample` puts the image on, so labels and image stay aligned.
+
+    Examples:
+        >>> resample_labels(np.array([[[0, 2], [2, 2]]]), (2, 4, 4), (2.0, 1.0, 1.0), (1.0, 0.5, 0.5),
+        ...                 Resampling(order=1))[0].tolist()
+        [[0, 0, 2, 2], [0, 0, 2, 2], [2, 2, 2, 2], [2, 2, 2, 2]]
+    """
+    shape = tuple(int(n) for n in shape)
+    if tuple(labels.shape) == shape:
+        return labels
+    best = np.full(shape, -np.inf, dtype=np.float32)
+    out = np.zeros(shape, dtype=labels.dtype)
+    for value in np.unique(labels):
+        score = resample((labels == value)[None].astype(np.float32), shape, spacing, target, resampling)[0]
+        wins = score > best
+        out[wins], best[wins] = value, score[wins]
+    return out
+
+
 def _resize(image: np.ndarray, shape: Sequence[int], order: int) -> np.ndarray:
     """nnU-Net's call of ``skimage.transform.resize`` (imported here: 0.4 s that most runs never need)."""
     from skimage.transform import resize

@@ -43,6 +43,16 @@ class Volume:
         """Voxel size along each array axis, from the affine's column norms."""
         return tuple(float(s) for s in np.sqrt((self.affine[:3, :3] ** 2).sum(axis=0)))  # type: ignore[return-value]
 
+    @property
+    def header_zooms_mm(self) -> tuple[float, float, float]:
+        """Voxel sizes as the header stores them (NIfTI ``pixdim``, which may disagree with the
+        affine); the affine's column norms in float32 where there is no header, as a NIfTI written
+        from it would store them."""
+        if self.header is not None:
+            return tuple(float(z) for z in self.header.get_zooms()[:3])  # type: ignore[return-value]
+        norms = np.sqrt((self.affine[:3, :3] ** 2).sum(axis=0)).astype(np.float32)
+        return tuple(float(z) for z in norms)  # type: ignore[return-value]
+
     def with_data(self, array: np.ndarray, *, affine: np.ndarray | None = None) -> Volume:
         """A new volume of the same kind with another array (and optionally affine)."""
         return type(self)(array, affine=self.affine if affine is None else affine, header=self.header)

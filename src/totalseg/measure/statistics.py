@@ -33,7 +33,6 @@ import numpy as np
 from scipy import ndimage
 
 from totalseg.errors import InputError
-from totalseg.imaging.resample import header_zooms
 from totalseg.imaging.volume import Volume
 from totalseg.measure.files import write_json
 
@@ -118,8 +117,7 @@ def image_as_int16(array: np.ndarray) -> np.ndarray:
 
 def voxel_volume_mm3(image: Volume) -> np.float32:
     """The float32 product of the header zooms (from the affine when there is no header)."""
-    zooms = image.header.get_zooms()[:3] if image.header is not None else header_zooms(image.affine)
-    z0, z1, z2 = (np.float32(z) for z in zooms)
+    z0, z1, z2 = (np.float32(z) for z in image.header_zooms_mm)
     return z0 * z1 * z2
 
 

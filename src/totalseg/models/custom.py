@@ -51,14 +51,3 @@ def custom_task(path: Path, *, folds: Sequence[str] | None = None, step_size: fl
     spec = ModelSpec(0, str(folder.resolve()), folder.name.split("__")[0], "local", labels, folds=chosen)
     return Task(folder.parent.name or folder.name, "custom", (spec,), labels, None, step, modality, canonical=False)
 
-
-def canonical_spacing(config: ModelConfig) -> tuple[float, float, float]:
-    """The plans' spacing in canonical (X, Y, Z) order (every nnU-Net reader reverses the axes).
-
-    Examples:
-        >>> from types import SimpleNamespace
-        >>> canonical_spacing(SimpleNamespace(spacing=(3.0, 1.0, 2.0), transpose_backward=(0, 2, 1)))
-        (1.0, 2.0, 3.0)
-    """
-    spacing = [config.spacing[i] for i in config.transpose_backward]
-    return tuple(float(s) for s in spacing[::-1])  # type: ignore[return-value]

@@ -55,15 +55,20 @@ class Resampling:
 
     @classmethod
     def from_plans(cls, conf: dict, key: str) -> Resampling:
-        """The function named by ``conf[key]`` with ``conf[key + "_kwargs"]``; refuses what we cannot run."""
+        """The function named by ``conf[key]`` with ``conf[key + "_kwargs"]``; refuses what we cannot run.
+
+        ``is_seg`` must be true for ``resampling_fn_seg`` (label maps) and false for the others.
+        """
         function = conf.get(key, "resample_data_or_seg_to_shape")
         if function not in RESAMPLING_FUNCTIONS:
             raise ValueError(f"{key} {function!r} is not supported (supported: {', '.join(RESAMPLING_FUNCTIONS)})")
         kwargs = dict(conf.get(f"{key}_kwargs", {}))
         if function == "no_resampling_hack":
             return cls(function)
-        if kwargs.pop("is_seg", False):
-            raise ValueError(f"{key}_kwargs has is_seg true: image and logits resampling must not be label resampling")
+        labels = key == "resampling_fn_seg"
+        if bool(kwargs.pop("is_seg", labels)) != labels:
+            raise ValueError(f"{key}_kwargs has is_seg {not labels}: images and logits are resampled as images, "
+                             "label maps as labels")
         known = {"order", "order_z", "force_separate_z", "separate_z_anisotropy_threshold"}
         if set(kwargs) - known:
             raise ValueError(f"{key}_kwargs holds unknown keys {sorted(set(kwargs) - known)}")
@@ -96,6 +101,7 @@ class ModelConfig:
     configuration: str = DEFAULT_CONFIGURATION
     data_resampling: Resampling = Resampling()
     logits_resampling: Resampling = Resampling(order=1)
+    label_resampling: Resampling = Resampling(order=1)  # training label maps
 
     @property
     def num_outputs(self) -> int:
@@ -138,6 +144,7 @@ class ModelConfig:
                 configuration=configuration,
                 data_resampling=Resampling.from_plans(conf, "resampling_fn_data"),
                 logits_resampling=Resampling.from_plans(conf, "resampling_fn_probabilities"),
+                label_resampling=Resampling.from_plans(conf, "resampling_fn_seg"),
             )
         except WeightsError as exc:
             raise WeightsError(f"{source}: {exc}") from None

@@ -71,3 +71,14 @@ def reader_order(array_xyz: np.ndarray, reader: str) -> np.ndarray:
         (6, 5, 4)
     """
     return array_xyz.transpose(get_reader(reader).axes)
+
+
+def reorienting_reader(file_ending: str) -> str:
+    """The reader whose view of an image is its closest canonical (RAS) orientation, for files of
+    ``file_ending``: what ``totalseg train`` writes into plans, since it trains on canonical images.
+
+    Examples:
+        >>> reorienting_reader(".nii.gz"), reorienting_reader(".nrrd")
+        ('NibabelIOWithReorient', 'SimpleITKIOWithReorient')
+    """
+    return "NibabelIOWithReorient" if file_ending.lower() in (".nii", ".nii.gz") else "SimpleITKIOWithReorient"

@@ -61,15 +61,18 @@ def compute_fingerprint(
     return Fingerprint(tuple(spacings), tuple(shapes), intensity)
 
 
-def read_case(case: RawCase) -> tuple[Volume, LabelVolume]:
-    """(image, labels) of a case as canonical Volumes; the two must share their grid.
+def read_case(case: RawCase, *, canonical: bool = True) -> tuple[Volume, LabelVolume]:
+    """(image, labels) of a case, in their closest canonical orientation or as stored; the two must
+    share their grid.
 
     Raises:
         InputError: the label map is on another grid or holds non-integer values.
     """
-    image, _ = to_canonical(read_volume(case.image))
+    image = read_volume(case.image)
     raw_labels = read_volume(case.label)
-    labels, _ = to_canonical(LabelVolume(raw_labels.array, affine=raw_labels.affine))
+    labels = LabelVolume(raw_labels.array, affine=raw_labels.affine)
+    if canonical:
+        (image, _), (labels, _) = to_canonical(image), to_canonical(labels)
     if image.shape != labels.shape or not np.allclose(image.affine, labels.affine, atol=1e-3):
         raise InputError(f"{case.label}: label map grid {labels.shape} does not match its image {image.shape} "
                          f"({case.image}); labels must be on the image's grid")

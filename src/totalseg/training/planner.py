@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from totalseg.errors import InputError
+from totalseg.models.readers import reorienting_reader
 from totalseg.training.fingerprint import Fingerprint
 
 CONFIGURATION = "3d_fullres"
@@ -139,7 +140,8 @@ def plan_experiment(fingerprint: Fingerprint, dataset_json: dict, *, options: Pl
         "plans_name": PLANS_NAME,
         "original_median_spacing_after_transp": [float(s) for s in fingerprint.median_spacing_mm[::-1]],
         "original_median_shape_after_transp": [int(s) for s in np.median(np.array(fingerprint.shapes), 0)[::-1]],
-        "image_reader_writer": "SimpleITKIO",
+        # training reads every case in its closest canonical orientation: so do these readers
+        "image_reader_writer": reorienting_reader(dataset_json.get("file_ending", ".nii.gz")),
         "transpose_forward": [0, 1, 2],
         "transpose_backward": [0, 1, 2],
         "configurations": {CONFIGURATION: conf},

@@ -1,9 +1,11 @@
 """Preprocessing for training, cached to disk: the inference pipeline's own steps on every case.
 
-canonical (RAS) -> ``resample_to_spacing`` (zoom order 1, cast to int32, skipped at the target
-spacing) -> ``engine.preprocess`` (SimpleITK axis order, crop to non-zero, CT or z-score
-normalization). Labels follow onto the same grid (order 0) and through the same axis order and
-crop, so a model sees in training exactly what ``totalseg segment --model-dir`` feeds it.
+Each case is seen the way its plans' reader hands it to nnU-Net (``engine.reader_view``: ``totalseg
+train`` writes a reorienting reader, so that is the closest canonical orientation), then goes through
+``engine.preprocess`` (transpose, crop to non-zero, normalization, nnU-Net's resampling to the plans
+spacing). Labels follow through the same view, transpose and crop onto the same grid
+(``engine.resampling.resample_labels``), so a model sees in training exactly what ``totalseg segment
+--model-dir`` and nnU-Net's own predictor feed it.
 
 Each case becomes ``<case>.npy`` (float32, (1, Z, Y, X)), ``<case>_seg.npy`` (uint8) and
 ``<case>_locations.npz`` (up to 10,000 sampled voxel positions per class, for foreground
@@ -23,13 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from totalseg.engine.preprocess import preprocess
+from totalseg.engine.reader_view import reader_view
+from totalseg.engine.resampling import resample_labels
 from totalseg.errors import InputError
-from totalseg.imaging.resample import header_zooms, resample_to_shape, resample_to_spacing
-from totalseg.imaging.volume import LabelVolume
 from totalseg.io.atomic import atomic_path, atomic_write_text
-from totalseg.models.custom import canonical_spacing
 from totalseg.models.plans import ModelConfig
-from totalseg.models.readers import reader_order
 from totalseg.training.fingerprint import read_case
 from totalseg.training.raw import RawCase, RawDataset
 
@@ -59,17 +59,15 @@ class CachedCase:
 
 def preprocess_arrays(case: RawCase, config: ModelConfig, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(data (1, Z, Y, X) float32, seg (1, Z, Y, X) uint8) of one raw case for ``config``."""
-    image, labels = read_case(case)
-    grid = resample_to_spacing(image, spacing_mm=canonical_spacing(config), order=1, dtype=np.int32)
-    seg = resample_to_shape(LabelVolume(labels.array, affine=labels.affine), shape=grid.shape, affine=grid.affine)
-    image = reader_order(grid.array, config.image_reader)
-    pre = preprocess(image, tuple(float(z) for z in header_zooms(grid.affine))[::-1], config)
-    seg_array = np.asarray(seg.array)
-    if seg_array.max(initial=0) > 255 or seg_array.min(initial=0) < 0:
-        raise InputError(f"{case.label}: label ids must be 0..255, got {seg_array.min()}..{seg_array.max()}")
-    seg_net = reader_order(seg_array.astype(np.uint8), config.image_reader).transpose(config.transpose_forward)
-    seg_net = np.ascontiguousarray(seg_net[pre.bbox])[None]
-    return pre.data.numpy(), seg_net
+    image, labels = read_case(case, canonical=False)
+    view = reader_view(image.array, image.affine, image.header_zooms_mm, config.image_reader)
+    pre = preprocess(view.data, view.spacing, config)
+    seg = reader_view(np.asarray(labels.array), labels.affine, image.header_zooms_mm, config.image_reader).data
+    if seg.max(initial=0) > 255 or seg.min(initial=0) < 0:
+        raise InputError(f"{case.label}: label ids must be 0..255, got {seg.min()}..{seg.max()}")
+    seg_net = seg.astype(np.uint8).transpose(config.transpose_forward)[pre.bbox]
+    seg_net = resample_labels(seg_net, pre.data.shape[1:], pre.spacing, config.spacing, config.label_resampling)
+    return pre.data.numpy(), np.ascontiguousarray(seg_net)[None]
 
 
 def preprocess_dataset(
@@ -133,6 +131,7 @@ def _cache_key(dataset: RawDataset, plans: dict) -> str:
     relevant = {
         "spacing": {k: v["spacing"] for k, v in conf.items()},
         "normalization": {k: v["normalization_schemes"] for k, v in conf.items()},
+        "reader": [plans.get("image_reader_writer"), plans.get("transpose_forward")],
         "intensity": plans.get("foreground_intensity_properties_per_channel"),
         "files": [(c.case_id, c.image.stat().st_size, c.image.stat().st_mtime_ns, c.label.stat().st_size,
                    c.label.stat().st_mtime_ns) for c in dataset.cases],
