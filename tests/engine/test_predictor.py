@@ -22,10 +22,22 @@ def network():
     return net.eval()
 
 
+@pytest.fixture(scope="module")
+def few_classes():
+    """A 6-class network of the same tiny layout, for patches of the real models' size."""
+    spec = get_task("total", "fast").models[0]
+    plans = legacy_plans(spec, TINY, modality="ct")
+    dataset = {"channel_names": {"0": "CT"}, "labels": {"background": 0, **{f"c{i}": i for i in range(1, 6)}}}
+    net = build_network(ModelConfig.from_dicts(plans, dataset))
+    randomize(net, seed=5)
+    return net.eval()
+
+
 @torch.inference_mode()
-def nnunet_reference(network, image, patch, step):
+def nnunet_logits(network, image, patch, step):
     """nnU-Net 2.8.1 _internal_predict_sliding_window_return_logits, CPU, no mirroring."""
-    logits = torch.zeros((118, *image.shape[1:]), dtype=torch.half)
+    classes = network.decoder.seg_layers[-1].out_channels
+    logits = torch.zeros((classes, *image.shape[1:]), dtype=torch.half)
     counts = torch.zeros(image.shape[1:], dtype=torch.half)
     gauss = importance_map(patch)
     for tile in tile_grid(tuple(image.shape[1:]), patch, step):
@@ -35,7 +47,11 @@ def nnunet_reference(network, image, patch, step):
         logits[sl] += pred
         counts[sl[1:]] += gauss
     torch.div(logits, counts, out=logits)
-    return logits.numpy().argmax(0).astype(np.uint8)
+    return logits
+
+
+def nnunet_reference(network, image, patch, step):
+    return nnunet_logits(network, image, patch, step).numpy().argmax(0).astype(np.uint8)
 
 
 @pytest.mark.parametrize("shape", [(1, 70, 45, 40), (1, 33, 64, 32), (1, 96, 40, 50)])
@@ -49,14 +65,28 @@ def test_streamed_slabs_equal_whole_volume_accumulation(network, shape):
     assert len(np.unique(ours)) > 5  # random weights give many classes, so the test has teeth
 
 
+@pytest.mark.parametrize("shape, patch, step", [
+    ((1, 50, 61, 45), (16, 24, 40), 0.5),        # non-cubic patch, every axis tiled
+    ((1, 130, 118, 140), (112, 112, 128), 0.8),  # the 3 mm models' patch, 2 x 2 x 2 tiles
+    ((1, 150, 128, 131), (128, 128, 128), 0.5),  # the 1.5 mm models' patch
+])
+def test_patch_shapes_and_sizes_of_the_real_models(few_classes, shape, patch, step):
+    image = torch.randn(shape, generator=torch.Generator().manual_seed(4))
+    predictor = SlidingWindowPredictor(few_classes, patch, step=step)
+    reference = nnunet_logits(few_classes, image, patch, step)
+    assert np.array_equal(predictor.predict(image), reference.numpy().argmax(0).astype(np.uint8))
+    assert torch.equal(predictor.predict_logits(image), reference)  # the fp16 logits, bit for bit
+
+
 def test_small_images_are_padded_and_cropped_back(network):
     image = torch.randn((1, 20, 40, 9), generator=torch.Generator().manual_seed(2))
     predictor = SlidingWindowPredictor(network, (32, 32, 32), step=0.5)
     ours = predictor.predict(image)
     padded = torch.nn.functional.pad(image, (11, 12, 0, 0, 6, 6))  # centred, extra after
-    ref = nnunet_reference(network, padded, (32, 32, 32), 0.5)[6:26, 0:40, 11:20]
+    logits = nnunet_logits(network, padded, (32, 32, 32), 0.5)[:, 6:26, 0:40, 11:20]
     assert ours.shape == (20, 40, 9)
-    assert np.array_equal(ours, ref)
+    assert np.array_equal(ours, logits.numpy().argmax(0).astype(np.uint8))
+    assert torch.equal(predictor.predict_logits(image), logits)
 
 
 def test_fp32_precision_is_close_but_separate(network):
