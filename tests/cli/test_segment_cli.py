@@ -1,5 +1,7 @@
 """`totalseg segment` and `totalseg.segment()` end to end, good and bad inputs."""
 
+import json
+import re
 import shutil
 import subprocess
 import sys
@@ -105,12 +107,35 @@ def test_bad_input_one_line_exit_2_nothing_written(env, ct_small_path, tmp_path,
     (["--model-dir", "/nonexistent"], "no nnU-Net model folder"),
     (["-d", "gpu:7"], "not available"),
     (["-d", "tpu"], "not valid"),
+    (["--folds", "0"], "--folds and --step_size choose how a --model-dir model runs"),
+    (["--step_size", "0.8"], "--folds and --step_size choose how a --model-dir model runs"),
 ])
 def test_bad_options(env, ct_small_path, tmp_path, capsys, args, message):
     out = tmp_path / "out"
     assert main(["segment", "-i", str(ct_small_path), "-o", str(out), "-f", "-q", *args]) == 2
-    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and re.search(message, err[0])
     assert not out.exists()
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda plans, conf: conf.update(normalization_schemes=["MyNormalization"]),
+     "normalization 'MyNormalization' is not supported"),
+    (lambda plans, conf: plans.update(image_reader_writer="Tiff3DIO"), "image_reader_writer 'Tiff3DIO'"),
+    (lambda plans, conf: conf.update(resampling_fn_data="resample_torch_fornnunet"), "resampling_fn_data"),
+    (lambda plans, conf: plans.update(transpose_forward=[2, 0, 1]), "transpose_backward .* does not undo"),
+])
+def test_plans_values_we_do_not_run_are_refused_in_one_line(env, ct_small_path, tmp_path, capsys, edit, message):
+    folder = tmp_path / "model"
+    shutil.copytree(env / get_task("total", "fast").models[0].folder / get_task("total", "fast").models[0].model_subdir,
+                    folder)
+    plans = json.loads((folder / "plans.json").read_text())
+    edit(plans, plans["configurations"]["3d_fullres"])
+    (folder / "plans.json").write_text(json.dumps(plans))
+    out = tmp_path / "seg.nii.gz"
+    assert main(["segment", "-i", str(ct_small_path), "-o", str(out), "--ml", "-q", "--model-dir", str(folder)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and re.search(message, err[0]) and not out.exists()
 
 
 def test_unknown_task_is_an_argparse_error(ct_small_path, tmp_path):
@@ -188,11 +213,17 @@ def test_verbose_reports_where_the_time_went(env, ct_small_path, tmp_path, capsy
 
 
 def test_model_dir_runs_any_nnunet_folder(env, ct_small_path, tmp_path):
+    """nnUNetv2_predict's path and the official --fast path meet where they should: a RAS input on
+    the plans grid, the official tile step. (Against nnU-Net itself: tests/engine/test_nnunet_golden.py.)"""
     spec = get_task("total", "fast").models[0]
     folder = env / spec.folder
-    via_dir = totalseg.segment(ct_small_path, model_dir=folder, quiet=True, device="cpu")
+    via_dir = totalseg.segment(ct_small_path, model_dir=folder, step_size=0.8, quiet=True, device="cpu")
+    fast = totalseg.segment(ct_small_path, fast=True, quiet=True, device="cpu")
     assert via_dir.shape == nib.load(ct_small_path).shape
-    assert np.asanyarray(via_dir.dataobj).max() > 0
+    assert np.array_equal(np.asanyarray(via_dir.dataobj), np.asanyarray(fast.dataobj))
+    assert len(np.unique(np.asanyarray(fast.dataobj))) > 5
+    half = totalseg.segment(ct_small_path, model_dir=folder, quiet=True, device="cpu")  # nnU-Net's step 0.5
+    assert not np.array_equal(np.asanyarray(half.dataobj), np.asanyarray(fast.dataobj))
 
 
 def test_info_lists_tasks_and_classes(capsys):
