@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from totalseg.errors import InputError, OutputError
+from totalseg.io.atomic import atomic_write_text
 
 STATE_DIR = ".totalseg-batch"
 
@@ -150,15 +151,8 @@ class _Lock:
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
-    """Write ``obj`` as JSON to a temporary file beside ``path`` and rename it over ``path``."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(obj, indent=1, default=str), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"{path}: cannot write ({exc.strerror}); check free space and permissions") from None
+    """Write ``obj`` as JSON to ``path`` atomically."""
+    atomic_write_text(path, json.dumps(obj, indent=1, default=str))
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

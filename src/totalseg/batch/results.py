@@ -10,14 +10,13 @@ any further numeric statistics as ``<structure>_<key>``.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from totalseg.batch.runner import TIMINGS, CaseResult
-from totalseg.errors import OutputError
+from totalseg.io.atomic import atomic_path
 
 TIMING_COLUMNS = tuple(f"{s}_s" for s in TIMINGS)
 BASE_COLUMNS = ("case", "input", "status", "error", *TIMING_COLUMNS, "worker", "finished_at")
@@ -68,16 +67,8 @@ def write_results(rows: Iterable[Mapping[str, Any]], folder: str | os.PathLike) 
     table = pa.table({n: pa.array([row.get(n) for row in rows], type=types.get(n, pa.float64())) for n in names})
     folder = Path(folder)
     parquet, csv = folder / "results.parquet", folder / "results.csv"
-    _atomic(parquet, lambda tmp: pq.write_table(table, tmp))
-    _atomic(csv, lambda tmp: pacsv.write_csv(table, tmp))
+    with atomic_path(parquet) as tmp:
+        pq.write_table(table, tmp)
+    with atomic_path(csv) as tmp:
+        pacsv.write_csv(table, tmp)
     return parquet, csv
-
-
-def _atomic(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"{path}: cannot write the results table ({exc}); check free space and permissions") from None

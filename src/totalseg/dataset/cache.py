@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +27,8 @@ from totalseg.dataset.layout import MASK_FOLDER, DatasetIndex
 from totalseg.dataset.masks import merge_masks
 from totalseg.dataset.parallel import run_parallel
 from totalseg.dataset.scan import CACHE_FOLDER, Skipped
-from totalseg.errors import InputError, OutputError
-from totalseg.io.atomic import atomic_write_text
+from totalseg.errors import InputError
+from totalseg.io.atomic import atomic_path, atomic_write_text
 
 ARRAYS_FOLDER = "arrays"
 
@@ -196,11 +195,5 @@ def _whole_npy(path: Path, size: int) -> bool:
 
 
 def _save(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.npy")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
         np.save(tmp, array)  # keeps Fortran order: a slice along the last axis stays one block
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"cannot write {path} ({exc.strerror}); free space or pass another cache folder") from None

@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from totalseg.dataset.catalog import ZENODO_URL, DatasetSpec, get_dataset_spec
 from totalseg.errors import DownloadError, OutputError
+from totalseg.io.atomic import atomic_write_text
 from totalseg.transfer.archive import list_members, safe_extract
 from totalseg.transfer.download import download
 
@@ -138,9 +139,8 @@ def _looks_like_subject(name: str) -> bool:
 
 
 def _write_marker(root: Path, spec: DatasetSpec, md5: str | None) -> None:
-    tmp = root / f".{MARKER}.tmp"
-    tmp.write_text(json.dumps({"dataset": spec.name, "record": spec.record, "file": spec.filename, "md5": md5}))
-    os.replace(tmp, root / MARKER)
+    atomic_write_text(root / MARKER, json.dumps({"dataset": spec.name, "record": spec.record,
+                                                  "file": spec.filename, "md5": md5}))
 
 
 def _make_dir(root: Path) -> None:

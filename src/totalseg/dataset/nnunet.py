@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,7 @@ from totalseg.dataset.parallel import run_parallel
 from totalseg.dataset.splits import assign_split
 from totalseg.errors import InputError, OutputError
 from totalseg.imaging.volume import LabelVolume
-from totalseg.io.atomic import atomic_write_text
+from totalseg.io.atomic import atomic_path, atomic_write_text
 from totalseg.io.writers import write_multilabel
 
 FORMATS = {"nifti": ".nii.gz", "nrrd": ".nrrd"}
@@ -246,23 +245,16 @@ def _write_nrrd(array: np.ndarray, affine: np.ndarray, path: Path) -> None:
     img.SetSpacing([float(s) for s in spacing])
     img.SetDirection([float(v) for v in (lps[:3, :3] / spacing).ravel()])
     img.SetOrigin([float(v) for v in lps[:3, 3]])
-    tmp = path.with_name(f".{uuid.uuid4().hex[:8]}.{path.name}")
-    try:
-        sitk.WriteImage(img, str(tmp), useCompression=True)
-        os.replace(tmp, path)
-    except (RuntimeError, OSError) as exc:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"cannot write {path} ({exc}); check the folder and free space") from None
+    with atomic_path(path) as tmp:
+        try:
+            sitk.WriteImage(img, str(tmp), useCompression=True)
+        except RuntimeError as exc:  # SimpleITK reports I/O failures this way
+            raise OSError(str(exc).strip().splitlines()[-1]) from exc
 
 
 def _atomic_copy(source: Path, dest: Path) -> None:
-    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
+    with atomic_path(dest) as tmp:
         shutil.copyfile(source, tmp)
-        os.replace(tmp, dest)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"cannot write {dest} ({exc.strerror}); check the folder and free space") from None
 
 
 def _prepare_out(out: Path, labels: Mapping[int, str], fmt: str) -> None:

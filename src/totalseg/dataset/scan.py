@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from totalseg.dataset.layout import DatasetIndex
 from totalseg.dataset.masks import read_nifti, slice_voxel_counts
 from totalseg.dataset.parallel import run_parallel
 from totalseg.errors import InputError, OutputError
+from totalseg.io.atomic import atomic_path
 
 CACHE_FOLDER = ".totalseg-cache"
 
@@ -207,15 +207,14 @@ def _load(path: Path, fingerprint: str) -> SubjectScan | None:
 
 
 def _save(path: Path, scan: SubjectScan, fingerprint: str) -> None:
-    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.npz")
     try:
-        np.savez_compressed(
-            tmp, subject=scan.subject, shape=np.array(scan.shape), spacing_mm=np.array(scan.spacing_mm),
-            counts=scan.counts, missing=np.array(scan.missing, dtype=str), fingerprint=fingerprint,
-        )
-        os.replace(tmp, path)
-    except OSError:
-        tmp.unlink(missing_ok=True)  # a cache that cannot be written only costs a rescan later
+        with atomic_path(path) as tmp:
+            np.savez_compressed(
+                tmp, subject=scan.subject, shape=np.array(scan.shape), spacing_mm=np.array(scan.spacing_mm),
+                counts=scan.counts, missing=np.array(scan.missing, dtype=str), fingerprint=fingerprint,
+            )
+    except OutputError:
+        pass  # a cache that cannot be written only costs a rescan later
 
 
 def _make_scan_dir(cache_dir: str | os.PathLike) -> Path:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import csv
 import math
 import os
-import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from totalseg.errors import InputError, OutputError
+from totalseg.errors import InputError
+from totalseg.io.atomic import atomic_path
 
 TABLE_SUFFIXES = (".csv", ".parquet")
 
@@ -44,17 +44,11 @@ def write_table(columns: Mapping[str, Sequence], path: str | os.PathLike) -> Pat
     """
     path = Path(path)
     fmt = table_format(path)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
         if fmt == "csv":
             _write_csv(columns, tmp)
         else:
             _write_parquet(columns, tmp)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"cannot write {path} ({exc.strerror or exc}); check the folder and free space") from None
     return path
 
 

@@ -18,6 +18,7 @@ from totalseg import __version__
 from totalseg.anatomy.snomed import Code, structure_codes
 from totalseg.errors import InputError, OutputError
 from totalseg.imaging.volume import Volume
+from totalseg.io.atomic import atomic_path
 from totalseg.io.dicom import DicomSeries
 
 MANUFACTURER = "totalseg"
@@ -144,13 +145,6 @@ def write_dicom_seg(
 
 def save_dataset(dataset, path: str | os.PathLike) -> Path:
     """Save a pydicom dataset (in its file meta's transfer syntax) through a temporary file and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         dataset.save_as(tmp, enforce_file_format=True)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"{path}: cannot write ({exc.strerror or exc}); check the folder is writable") from exc
-    return path
+    return Path(path)

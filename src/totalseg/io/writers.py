@@ -20,7 +20,6 @@ from __future__ import annotations
 import io
 import os
 import struct
-import uuid
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +32,7 @@ import numpy as np
 from totalseg.cpus import usable_cpus
 from totalseg.errors import OutputError
 from totalseg.imaging.volume import Volume
+from totalseg.io.atomic import atomic_write_bytes
 from totalseg.io.nifti_ext import is_label_map_extension, label_map_extension
 
 try:
@@ -234,9 +234,9 @@ def write_multilabel(
     if path.name.lower().endswith(".nii.gz"):
         with ThreadPoolExecutor(_n_threads(threads)) as pool:
             parts = _gzip_volume(header, array, pool.map)
-        _atomic_write(path, parts)
+        atomic_write_bytes(path, parts)
     else:
-        _atomic_write(path, [header, *(chunk for _, chunk in _fortran_chunks(array))])
+        atomic_write_bytes(path, [header, *(chunk for _, chunk in _fortran_chunks(array))])
     return path
 
 
@@ -294,7 +294,7 @@ def write_class_masks(
         member.add_pieces([header_piece], header)
         _add_mask(member, array, class_id, z_ranges.get(class_id), zeros)
         path = folder / f"{names[class_id]}.nii.gz"
-        _atomic_write(path, member.finish())
+        atomic_write_bytes(path, member.finish())
         return path
 
     with ThreadPoolExecutor(_n_threads(threads)) as pool:
@@ -363,24 +363,6 @@ def _gzip_volume(header: bytes, array: np.ndarray, map_fn: Callable) -> list[byt
     for piece, raw in zip(map_fn(_deflate_piece, chunks), chunks):
         member.add_pieces([piece], raw)
     return member.finish()
-
-
-def _atomic_write(path: Path, parts: Iterable) -> None:
-    """Write ``parts`` to a temporary file next to ``path``, then rename it over ``path``."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    try:
-        with open(tmp, "xb") as handle:
-            for part in parts:
-                handle.write(part)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            reason = exc.strerror or str(exc)
-            raise OutputError(
-                f"{path}: cannot write ({reason}); check that the folder is writable and has space"
-            ) from exc
-        raise
 
 
 def _as_uint8(labels: Volume) -> np.ndarray:

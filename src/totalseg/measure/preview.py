@@ -16,7 +16,7 @@ import numpy as np
 
 from totalseg.imaging.orientation import to_canonical
 from totalseg.imaging.volume import Volume
-from totalseg.measure.files import write_atomic
+from totalseg.io.atomic import atomic_path
 
 PANEL_SIZE = 400  # pixels for the longest side of the volume (mm scale shared by all views)
 CT_WINDOW_HU = (-250.0, 350.0)  # wide soft-tissue window: organs, vessels and bone all readable
@@ -52,7 +52,9 @@ def render_preview(image: Volume, labels: Volume, classes: Mapping[int, str], pa
               for view in ("axial", "coronal", "sagittal")]
     shown = sorted({int(v) for _, ids in panels for v in ids if v in classes})
     canvas = _compose([p for p, _ in panels], [(classes[i], tuple(colours[i])) for i in shown], title, Image)
-    return write_atomic(path, lambda tmp: canvas.save(tmp, format="PNG"))
+    with atomic_path(path) as tmp:
+        canvas.save(tmp, format="PNG")
+    return Path(path)
 
 
 def _window_limits(array: np.ndarray, modality: str) -> tuple[float, float]:
