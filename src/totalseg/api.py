@@ -26,6 +26,7 @@ from totalseg.io.dicom import default_task, is_dicom_source, read_dicom_input
 from totalseg.io.nifti_ext import add_label_map_to_nifti
 from totalseg.io.outputs import DICOM_OUTPUT_TYPES, OutputPlan, normalize_output_types, plan_outputs, write_outputs
 from totalseg.io.writers import check_multilabel_path
+from totalseg.limits import check_image_size
 from totalseg.measure.reports import MeasureOptions, ModelGridCapture, write_reports
 from totalseg.models.custom import custom_task
 from totalseg.models.model import Model, load_model
@@ -141,6 +142,7 @@ def segment(
     reports = measures.targets(plan.folder if plan is not None else None)
     grid = ModelGridCapture() if "statistics" in reports and fast else None
     vol = series.volume if series is not None else input if isinstance(input, Volume) else read_volume(input)
+    check_image_size(_source_name(input), vol.shape)
     stage = on_stage or (lambda name: None)
     stage("load")
     load = _ModelLoader(WeightsStore(settings.weights_dir), torch_device, model_dir, download=download,
@@ -213,6 +215,10 @@ def _check_roi(roi_subset: Sequence[str], task: Task) -> tuple[str, ...]:
             hint = f"; did you mean {', '.join(close)}?" if close else "; see `totalseg info --task " + task.name + "`"
             raise InputError(f"unknown ROI class {name!r} for task {task.name}{hint}")
     return tuple(dict.fromkeys(roi_subset))
+
+
+def _source_name(input) -> str:
+    return str(input) if isinstance(input, (str, os.PathLike)) else "the input image"
 
 
 def _is_dicom_input(input) -> bool:

@@ -21,6 +21,7 @@ from totalseg.imaging.crop import crop, margin_in_voxels, mask_bbox, uncrop
 from totalseg.imaging.orientation import to_canonical
 from totalseg.imaging.resample import header_zooms, resample_to_shape, resample_to_spacing
 from totalseg.imaging.volume import LabelVolume, Volume
+from totalseg.limits import check_grid_size
 from totalseg.models.model import Model
 from totalseg.models.tasks import ModelSpec, Task
 
@@ -68,6 +69,9 @@ def run_task(
             return LabelVolume(np.zeros(vol.shape, np.uint8), affine=vol.affine, header=vol.header)
         work = crop(vol, bbox, dtype=np.int32)
     canonical, how = to_canonical(work) if task.canonical else (work, None)
+    if task.spacing_mm is not None:
+        target = (task.spacing_mm,) * 3 if np.isscalar(task.spacing_mm) else task.spacing_mm
+        check_grid_size("the image", canonical.shape, header_zooms(canonical.affine), target)
     model_grid = canonical if task.spacing_mm is None else resample_to_spacing(
         canonical, spacing_mm=task.spacing_mm, order=options.resampling_order, dtype=np.int32
     )

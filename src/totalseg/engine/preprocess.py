@@ -20,6 +20,7 @@ from scipy.ndimage import binary_fill_holes
 from totalseg.engine.resampling import new_shape, resample
 from totalseg.errors import WeightsError
 from totalseg.imaging.layout import c_contiguous
+from totalseg.limits import check_grid_size
 from totalseg.models.plans import ModelConfig
 
 
@@ -49,6 +50,7 @@ def preprocess(image: np.ndarray, spacing: Sequence[float], config: ModelConfig)
     bbox = _bbox(nonzero)
     cropped = data[(slice(None), *bbox)]
     mask = binary_fill_holes(nonzero)[bbox][None] if config.use_mask_for_norm else None
+    check_grid_size("the image", cropped.shape[1:], spacing, config.spacing)
     normalized = _normalize(cropped, mask, config)
     target = new_shape(cropped.shape[1:], spacing, config.spacing)
     resampled = resample(normalized, target, spacing, config.spacing, config.data_resampling)

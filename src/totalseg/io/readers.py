@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import warnings
 import zlib
 from pathlib import Path
@@ -28,6 +29,7 @@ from nibabel.arrayproxy import is_proxy
 from totalseg.errors import InputError
 from totalseg.imaging.volume import Volume
 from totalseg.io.read_ahead import ReadAhead
+from totalseg.limits import check_claimed_size
 
 try:
     from isal import igzip as _igzip  # gunzip with Intel ISA-L: about twice as fast as the gzip module
@@ -75,6 +77,10 @@ class NiftiReader:
                 raise InputError(
                     f"{path}: not a single-file NIfTI image ({type(img).__name__}); pass a .nii/.nii.gz file"
                 )
+            compressed = path.name.lower().endswith(".gz")
+            offset = 0 if compressed else int(getattr(img.dataobj, "offset", 0))  # where the voxels start
+            check_claimed_size(str(path), img.shape, img.get_data_dtype().itemsize,
+                               stored_bytes=max(path.stat().st_size - offset, 0), compressed=compressed)
             return volume_from_nifti(img, source=str(path))
         except _CORRUPT_ERRORS as exc:
             raise InputError(
@@ -111,6 +117,7 @@ class SimpleITKReader:
         import SimpleITK as sitk
 
         try:
+            _check_sitk_header(path)
             img = sitk.ReadImage(str(path))
         except RuntimeError as exc:
             raise InputError(
@@ -328,6 +335,34 @@ def _clean_values(array: np.ndarray, source: str) -> np.ndarray:
         stacklevel=3,
     )
     return np.nan_to_num(array, nan=low, posinf=high, neginf=low)
+
+
+def _check_sitk_header(path: Path) -> None:
+    """The grid an NRRD/MHA header claims against the bytes its data can hold, before reading them.
+
+    A detached header (``.mhd``, an NRRD ``data file:``) counts the data file beside it; any of
+    them may be compressed.
+    """
+    import SimpleITK as sitk
+
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    reader.ReadImageInformation()
+    itemsize = sitk.GetArrayViewFromImage(sitk.Image([1] * reader.GetDimension(), reader.GetPixelID())).itemsize
+    check_claimed_size(str(path), reader.GetSize(), itemsize * reader.GetNumberOfComponents(),
+                       stored_bytes=_sitk_data_bytes(path), compressed=True)
+
+
+def _sitk_data_bytes(path: Path) -> int:
+    """Bytes an NRRD/MetaImage file and the one data file its header names can hold (unbounded where
+    the header names a file list or pattern, which SimpleITK reads piece by piece)."""
+    head = path.read_bytes()[:8192].decode("latin-1")
+    match = re.search(r"^(?:ElementDataFile\s*=|data ?file:)\s*(.+?)\s*$", head, re.MULTILINE | re.IGNORECASE)
+    stored = path.stat().st_size
+    if match is None or match.group(1).upper() == "LOCAL":
+        return stored
+    data = path.parent / match.group(1)
+    return stored + data.stat().st_size if data.is_file() else 2**62
 
 
 def _first_volume_sitk(img, source: str):
