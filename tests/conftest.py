@@ -1,4 +1,4 @@
-"""Shared fixtures: the real CT from ../shared/data, synthetic volumes and seeded random weights."""
+"""Shared fixtures: the real CT from tests/data, synthetic volumes and seeded random weights."""
 
 from __future__ import annotations
 
@@ -13,15 +13,13 @@ from totalseg.models.synthetic import write_random_weights
 from totalseg.models.tasks import all_models
 from totalseg.settings import Settings
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+TEST_DATA = Path(__file__).resolve().parent / "data"
 
 
 @pytest.fixture(scope="session")
 def ct_small_path() -> Path:
-    path = SHARED_DATA / "ct_small_3mm.nii.gz"
-    if not path.is_file():
-        pytest.skip(f"shared test data not found at {path}")
-    return path
+    """The real 122x101x30 CT at 3 mm (see tests/data/README.md)."""
+    return TEST_DATA / "ct_small_3mm.nii.gz"
 
 
 @pytest.fixture(scope="session")

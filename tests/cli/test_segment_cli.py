@@ -1,5 +1,6 @@
 """`totalseg segment` and `totalseg.segment()` end to end, good and bad inputs."""
 
+import gzip
 import json
 import re
 import shutil
@@ -89,16 +90,49 @@ def bad_inputs(tmp_path, ct_small_path):
     empty = tmp_path / "empty.nii.gz"
     empty.write_bytes(b"")
     return {"text": text, "truncated": truncated, "2d": two_d, "nan": nans, "empty": empty,
-            "missing": tmp_path / "missing.nii.gz"}
+            "missing": tmp_path / "missing.nii.gz", **hostile_inputs(tmp_path)}
 
 
-@pytest.mark.parametrize("case", ["text", "truncated", "2d", "nan", "empty", "missing"])
+def hostile_inputs(tmp_path):
+    """Valid containers with absurd content: each must end in one line and exit 2, in bounded memory."""
+    header = nib.Nifti1Header()
+    header.set_data_dtype(np.int16)
+    header.set_data_shape((30000, 30000, 30000))  # 54 TB claimed ...
+    header["vox_offset"] = 352
+    giant = tmp_path / "giant.nii"
+    giant.write_bytes(header.binaryblock + b"\0" * 4 + b"\1" * 100)  # ... over 100 bytes
+    giant_gz = tmp_path / "giant.nii.gz"
+    giant_gz.write_bytes(gzip.compress(giant.read_bytes()))
+    giant_nrrd = tmp_path / "giant.nrrd"
+    giant_nrrd.write_bytes(b"NRRD0004\ntype: short\ndimension: 3\nspace: left-posterior-superior\n"
+                           b"sizes: 30000 30000 30000\nencoding: gzip\n"
+                           b"space directions: (1,0,0) (0,1,0) (0,0,1)\nendian: little\n\n"
+                           + gzip.compress(b"\0" * 1000))
+    huge_voxels = tmp_path / "metres.nii.gz"  # 1e4 mm voxels: ~1e17 voxels at 3 mm
+    nib.save(nib.Nifti1Image(np.full((20, 20, 20), 40, np.int16), np.diag([1e4, 1e4, 1e4, 1])), huge_voxels)
+    one_voxel = tmp_path / "voxel.nii.gz"
+    nib.save(nib.Nifti1Image(np.full((1, 1, 1), 40, np.int16), np.eye(4)), one_voxel)
+    return {"giant": giant, "giant-gz": giant_gz, "giant-nrrd": giant_nrrd, "huge-voxels": huge_voxels,
+            "one-voxel": one_voxel}
+
+
+HOSTILE_MESSAGES = {
+    "giant": "claims 30000x30000x30000 voxels .* holds 100 bytes of data; the header is corrupt",
+    "giant-gz": "claims 30000x30000x30000 voxels .* compressed data; the header is corrupt",
+    "giant-nrrd": "claims 30000x30000x30000 voxels .* the header is corrupt",
+    "huge-voxels": "grid would be 66667x66667x66667 voxels .* voxel sizes 1e\\+04x1e\\+04x1e\\+04 mm .* implausible",
+    "one-voxel": "1x1x1 voxels is too small to hold anatomy; the models need at least 8 x 8 voxels",
+}
+
+
+@pytest.mark.parametrize("case", ["text", "truncated", "2d", "nan", "empty", "missing", *HOSTILE_MESSAGES])
 def test_bad_input_one_line_exit_2_nothing_written(env, ct_small_path, tmp_path, capsys, case):
     path = bad_inputs(tmp_path, ct_small_path)[case]
     out = tmp_path / "out"
     assert main(["segment", "-i", str(path), "-o", str(out), "-f", "-q", "-d", "cpu"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("totalseg: error:")
+    assert re.search(HOSTILE_MESSAGES.get(case, ""), err[0]), err[0]
     assert not out.exists()
 
 
@@ -184,11 +218,13 @@ def test_body_seg_is_ignored_with_a_warning_for_an_mr_task(env, ct_small_path):
 def test_the_command_frees_each_model_the_api_keeps_them(env, ct_small_path, tmp_path):
     from totalseg.models import model
 
+    small = tmp_path / "small.nii.gz"  # 16 x 16 x 8 voxels: one tile per part at 1.5 mm
+    nib.save(nib.load(ct_small_path).slicer[50:66, 40:56, 10:18], small)
     model.clear_model_cache()
     out = tmp_path / "cli.nii.gz"
-    assert main(["segment", "-i", str(ct_small_path), "-o", str(out), "-ml", "-q", "-d", "cpu"]) == 0  # 5 parts
+    assert main(["segment", "-i", str(small), "-o", str(out), "-ml", "-q", "-d", "cpu"]) == 0  # 5 parts
     assert model._CACHE == {}  # one image per process: nothing kept
-    api = totalseg.segment(ct_small_path, None, quiet=True, device="cpu")
+    api = totalseg.segment(small, None, quiet=True, device="cpu")
     assert len(model._CACHE) == 5  # the API keeps them for the next call
     assert np.array_equal(np.asanyarray(nib.load(out).dataobj), np.asanyarray(api.dataobj))
 

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from totalseg.engine.grid import tile_grid, tile_starts
@@ -20,11 +21,12 @@ def test_tile_starts_match_nnunet_rule(size, patch, step, expected):
 def test_tiles_cover_every_voxel_and_stay_inside():
     shape, patch = (70, 45, 33), (32, 32, 16)
     tiles = tile_grid(shape, patch, 0.8)
-    covered = set()
+    covered = np.zeros(shape, dtype=bool)
     for tile in tiles:
         assert all(s.stop <= n for s, n in zip(tile, shape))
-        covered.update((x, y, z) for x in range(tile[0].start, tile[0].stop, 7)
-                       for y in range(tile[1].start, tile[1].stop, 5) for z in range(tile[2].start, tile[2].stop, 3))
+        assert tuple(s.stop - s.start for s in tile) == patch
+        covered[tile] = True
+    assert covered.all()
     assert len(tiles) == 3 * 2 * 3
     # first axis outermost, as nnU-Net iterates
     assert [t[0].start for t in tiles[:6]] == [0] * 6

@@ -93,8 +93,21 @@ def test_empty_crop_gives_empty_labels(ct_small, load):
 
 
 def test_body_seg_crops_before_the_task(ct_small, load):
+    """The task runs on the body's bounding box (3 mm margin, 1 voxel here) alone: outside it nothing,
+    inside what the task gives for that crop as an image of its own."""
     labels = segment_volume(ct_small, SegmentRequest(get_task("total", "fast"), body_seg=True), load)
-    assert labels.array.shape == ct_small.shape
+    body = run_task(ct_small, get_task("body", "fast"), load).array > 0
+    box = tuple(slice(max(0, int(np.flatnonzero(body.any(axis=tuple(a for a in range(3) if a != ax)))[0]) - 1),
+                      int(np.flatnonzero(body.any(axis=tuple(a for a in range(3) if a != ax)))[-1]) + 2)
+                for ax in range(3))
+    assert box != tuple(slice(0, n) for n in ct_small.shape)  # the crop really crops
+    crop_affine = ct_small.affine.copy()
+    crop_affine[:3, 3] = (ct_small.affine @ [box[0].start, box[1].start, box[2].start, 1])[:3]
+    alone = run_task(Volume(ct_small.array[box].astype(np.int32), affine=crop_affine), get_task("total", "fast"),
+                     load).array
+    expected = np.zeros(ct_small.shape, np.uint8)
+    expected[box] = alone
+    assert np.array_equal(labels.array, expected) and len(np.unique(alone)) > 3
 
 
 def test_forced_split_runs_three_slabs(load, make_phantom):
@@ -104,6 +117,12 @@ def test_forced_split_runs_three_slabs(load, make_phantom):
     split = run_task(vol, task, load, options=RunOptions(force_split=True)).array
     assert split.shape == vol.shape and len(np.unique(split)) > 5
     assert not np.array_equal(split, whole)  # slabs are predicted on their own, as the official tool does
+    expected = np.zeros(vol.shape, np.uint8)  # each slab as an image of its own, its margins dropped
+    for source, keep, target in split_slabs(vol.shape[2]):
+        affine = vol.affine.copy()
+        affine[:3, 3] = (vol.affine @ [0, 0, source.start, 1])[:3]
+        expected[:, :, target] = run_task(Volume(vol.array[:, :, source], affine=affine), task, load).array[:, :, keep]
+    assert np.array_equal(split, expected)
     with pytest.warns(UserWarning, match="too thin"):
         assert not needs_split((50, 50, 59), task, True)
 
@@ -113,7 +132,8 @@ def test_split_slabs_cover_every_slice_once():
         out = np.zeros(depth, int)
         for source, keep, target in split_slabs(depth):
             kept = np.arange(depth)[source][keep]
-            assert len(kept) == target.stop - target.start
+            assert np.array_equal(kept, np.arange(depth)[target])  # each slab keeps its own slices
+            assert source.start <= target.start - 19 or source.start == 0  # 20-slice margins, official rule
             out[target] += 1
         assert (out == 1).all()
     assert needs_split((512, 512, 901), get_task("total"), False)

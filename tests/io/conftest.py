@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+TEST_DATA = Path(__file__).resolve().parents[1] / "data"
 CT_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.2"
 MR_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.4"
 
@@ -87,9 +87,5 @@ def write_dicom_series():
 
 @pytest.fixture(scope="session")
 def dicom_ct_j2k() -> Path:
-    """The real JPEG 2000 CT series (20 slices, 512x512) of the shared data, or a skip."""
-    path = SHARED_DATA / "dicom_ct_j2k"
-    if not path.is_dir():
-        pytest.skip(f"shared DICOM series not found at {path}")
-    pytest.importorskip("pydicom")
-    return path
+    """The real JPEG 2000 CT series (20 slices, 512x512) in tests/data."""
+    return TEST_DATA / "dicom_ct_j2k"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import shutil
 import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -22,17 +23,13 @@ from totalseg.io.rtstruct import mask_contours, read_rtstruct, write_rtstruct
 hd = pytest.importorskip("highdicom")
 pydicom = pytest.importorskip("pydicom")
 
-SNOMED_CSV = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "snomed_mapping.csv"
+SNOMED_CSV = Path(__file__).resolve().parents[1] / "data" / "reference" / "snomed_mapping.csv"
 TOTAL = class_map("total")
 ID = {name: k for k, name in TOTAL.items()}
 
 
 def _snomed_rows() -> dict[str, dict[str, str]]:
-    if not SNOMED_CSV.is_file():  # the package's own copy of the same table
-        from importlib import resources
-
-        text = resources.files("totalseg.anatomy").joinpath("snomed_mapping.csv").read_text()
-        return {row["Structure"]: row for row in csv.DictReader(text.splitlines())}
+    """The official table (tests/data/reference), not the package's copy of it."""
     with open(SNOMED_CSV, newline="") as f:
         return {row["Structure"]: row for row in csv.DictReader(f)}
 
@@ -268,7 +265,8 @@ def test_dicom_output_from_a_nifti_input_is_one_clear_error(ct_small_path, tiny_
 
 def test_cli_dicom_seg_from_nifti_exits_2_with_one_line(ct_small_path, tmp_path):
     result = subprocess.run(
-        ["totalseg", "segment", "-i", str(ct_small_path), "-o", str(tmp_path / "x"), "-ot", "dicom_seg", "--fast",
+        [sys.executable, "-m", "totalseg", "segment", "-i", str(ct_small_path), "-o", str(tmp_path / "x"), "-ot",
+         "dicom_seg", "--fast",
          "-d", "cpu"],
         capture_output=True, text=True, timeout=120,
     )

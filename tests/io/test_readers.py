@@ -18,8 +18,7 @@ from totalseg.errors import InputError
 from totalseg.io import read_volume, readers
 from totalseg.io.readers import READERS, ras_affine_from_lps, supported_extensions
 
-SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-CT_SMALL = SHARED_DATA / "ct_small_3mm.nii.gz"
+CT_SMALL = Path(__file__).resolve().parents[1] / "data" / "ct_small_3mm.nii.gz"
 
 
 def _rotation(ax: float, az: float) -> np.ndarray:
@@ -371,8 +370,6 @@ def test_nan_in_mha_is_replaced(tmp_path):
 
 @pytest.fixture(scope="module")
 def ct_path() -> Path:
-    if not CT_SMALL.is_file():
-        pytest.skip(f"shared test data not found at {CT_SMALL}")
     return CT_SMALL
 
 

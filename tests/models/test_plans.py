@@ -59,7 +59,8 @@ def test_resampling_functions_and_their_arguments_are_read():
 @pytest.mark.parametrize("fields, match", [
     ({"resampling_fn_data": "resample_torch_fornnunet"}, "resampling_fn_data 'resample_torch_fornnunet' is not supp"),
     ({"resampling_fn_probabilities_kwargs": {"order": 1, "antialias": True}}, "unknown keys"),
-    ({"resampling_fn_data_kwargs": {"is_seg": True}}, "is_seg true"),
+    ({"resampling_fn_data_kwargs": {"is_seg": True}}, "is_seg True: images and logits are resampled as images"),
+    ({"resampling_fn_seg_kwargs": {"is_seg": False}}, "resampling_fn_seg_kwargs has is_seg False"),
     ({"normalization_schemes": ["RGBTo01Normalization"]}, "normalization 'RGBTo01Normalization' is not supported"),
     ({"preprocessor_name": "MyPreprocessor"}, "preprocessor_name 'MyPreprocessor' is not supported"),
     ({"patch_size": [64, 64]}, "not 3-D"),
