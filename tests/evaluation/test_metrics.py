@@ -1,4 +1,4 @@
-"""Dice and NSD against hand-computed values on small known shapes."""
+"""Dice against hand-computed values; NSD against DeepMind's surface-distance library on whole images."""
 
 from __future__ import annotations
 
@@ -21,24 +21,43 @@ def test_dice_of_shifted_cube():
     assert dice(cube(), cube(start=(3, 2, 2))) == pytest.approx(0.75)
 
 
-def test_nsd_shifted_cube_counts_coinciding_border_voxels():
-    # Each cube has 4^3 - 2^3 = 56 border voxels. Shifted by one voxel along x, the borders share
-    # 12 voxels on each of the 3 overlapping slabs (36), so below a 1-voxel tolerance
-    # NSD = (36 + 36) / (56 + 56); at one voxel every border voxel is within tolerance.
+def deepmind_nsd(gt, pred, spacing, tolerance) -> float:
+    """The reference: DeepMind's surface-distance library on the whole (uncropped) masks."""
+    import surface_distance
+
+    return surface_distance.compute_surface_dice_at_tolerance(
+        surface_distance.compute_surface_distances(gt, pred, tuple(float(s) for s in spacing)), tolerance)
+
+
+def _random_blob(rng, shape) -> np.ndarray:
+    from scipy import ndimage
+
+    return ndimage.binary_opening(ndimage.gaussian_filter(rng.random(shape), 2) > 0.52)
+
+
+@pytest.mark.parametrize("spacing", [(1, 1, 1), (2, 1, 1), (0.8, 0.8, 3.0), (1.5, 0.7, 2.2)])
+@pytest.mark.parametrize("tolerance", [0.5, 1.0, 1.5, 3.0])
+def test_nsd_is_deepminds_surfel_weighted_nsd(spacing, tolerance):
+    """Surfel-weighted, as the published TotalSegmentator numbers: checked against the library run on
+    the whole image (ours crops to the structures), on cubes, blobs and masks that touch the border."""
+    rng = np.random.default_rng(7)
+    shape = (24, 22, 20)
+    pairs = [(cube(), cube(start=(3, 2, 2))), (cube(), cube(start=(2, 3, 4), size=5)),
+             (_random_blob(rng, shape), _random_blob(rng, shape)), (cube(start=(0, 0, 0), size=6), cube(size=6))]
+    for gt, pred in pairs:
+        expected = deepmind_nsd(gt, pred, spacing, tolerance)
+        assert normalized_surface_dice(gt, pred, spacing_mm=spacing, tolerance_mm=tolerance) == pytest.approx(
+            expected, abs=1e-12)
+    assert 0 < deepmind_nsd(*pairs[0], spacing, 0.5) < 1  # the cases are not all trivial
+
+
+def test_nsd_of_a_shifted_cube_weighs_surfaces_by_area():
+    """A 4^3 cube shifted by one voxel: below a voxel, the coinciding faces' area over the total
+    (the library's surfels), not a count of border voxels; at one voxel everything is within."""
     a, b = cube(), cube(start=(3, 2, 2))
-    assert normalized_surface_dice(a, b, spacing_mm=(1, 1, 1), tolerance_mm=0.5) == pytest.approx(72 / 112)
+    assert normalized_surface_dice(a, b, spacing_mm=(1, 1, 1), tolerance_mm=0.5) == pytest.approx(
+        deepmind_nsd(a, b, (1, 1, 1), 0.5))
     assert normalized_surface_dice(a, b, spacing_mm=(1, 1, 1), tolerance_mm=1.0) == 1.0
-
-
-def test_nsd_uses_real_spacing():
-    a, b = cube(), cube(start=(3, 2, 2))  # shifted along the 2 mm axis
-    # Within 1.5 mm: the 36 coinciding border voxels of each cube, plus the 4 inner voxels of the
-    # face inside the other cube (1 mm beside that cube's border ring); the outer face is 2 mm off.
-    assert normalized_surface_dice(a, b, spacing_mm=(2, 1, 1), tolerance_mm=1.5) == pytest.approx(80 / 112)
-    assert normalized_surface_dice(a, b, spacing_mm=(2, 1, 1), tolerance_mm=0.9) == pytest.approx(72 / 112)
-    assert normalized_surface_dice(a, b, spacing_mm=(2, 1, 1), tolerance_mm=2.0) == 1.0
-    c = cube(start=(2, 3, 2))  # shifted along a 1 mm axis: 1 mm apart
-    assert normalized_surface_dice(a, c, spacing_mm=(2, 1, 1), tolerance_mm=1.0) == 1.0
 
 
 def test_nsd_far_apart_is_zero_and_identical_is_one():
@@ -53,8 +72,9 @@ def test_single_voxel_masks_two_voxels_apart():
     b = a.copy()
     a[1, 2, 2] = b[3, 2, 2] = True
     assert dice(a, b) == 0.0
-    assert normalized_surface_dice(a, b, spacing_mm=(1.5, 1, 1), tolerance_mm=3.0) == 1.0
-    assert normalized_surface_dice(a, b, spacing_mm=(1.6, 1, 1), tolerance_mm=3.0) == 0.0
+    for spacing in ((1.0, 1, 1), (1.5, 1, 1), (2.0, 1, 1)):
+        assert normalized_surface_dice(a, b, spacing_mm=spacing, tolerance_mm=3.0) == pytest.approx(
+            deepmind_nsd(a, b, spacing, 3.0))
 
 
 def test_nan_rules():
