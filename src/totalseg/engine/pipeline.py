@@ -1,8 +1,10 @@
 """The segment flow for one task on one volume, with the official tool's semantics.
 
 crop (ROI / body) -> canonical RAS -> resample to the model spacing -> [z-split] -> each model:
-nnU-Net preprocessing, sliding window, part labels to global ids (a later part wins) ->
-labels back to the input grid (order 0) -> undo canonical -> undo crop -> keep the ROI classes.
+the image as its nnU-Net reader sees it, nnU-Net's inference (``engine.inference``), part labels
+to global ids (a later part wins) -> labels back to the input grid (order 0) -> undo canonical ->
+undo crop -> keep the ROI classes. A task that is not ``canonical`` (``--model-dir``) skips the
+reorientation, and one without a spacing leaves resampling to nnU-Net, as ``nnUNetv2_predict`` does.
 """
 
 from __future__ import annotations
