@@ -1,4 +1,5 @@
-"""DICOM-SEG and RTSTRUCT outputs: read back with highdicom/pydicom, SNOMED codes, dciodvfy, file names."""
+"""DICOM-SEG and RTSTRUCT outputs: read back with highdicom/pydicom and the RTSTRUCT with rt-utils, SNOMED codes,
+dciodvfy, file names."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from totalseg.anatomy.class_maps import class_map
 from totalseg.errors import InputError
@@ -153,6 +155,165 @@ def test_mask_contours_of_a_square_with_a_hole():
     outer, hole = sorted(mask_contours(mask), key=len, reverse=True)
     assert outer.min(axis=0).tolist() == [-0.5, -0.5] and outer.max(axis=0).tolist() == [4.5, 4.5]
     assert hole.min(axis=0).tolist() == [1.5, 1.5] and hole.max(axis=0).tolist() == [2.5, 2.5]
+
+
+# --- RTSTRUCT against rt-utils ----------------------------------------------------------------------
+# rt-utils parses the file on its own: ROI names, contours matched to images by SOP Instance UID, the
+# images sorted along their normal, its own patient -> pixel transform. Two comparisons:
+#
+# 1. Exact: rt-utils' contours in rt-utils' pixel coordinates, with a voxel in when its centre lies in an
+#    odd number of its slice's contours (matplotlib's point-in-polygon; the DICOM convention our writer
+#    promises), equal our labels voxel for voxel, and each contour lies in the plane of the image it
+#    references.
+# 2. Bounded: rt-utils' own masks. Our contours run along pixel edges (half-integer pixel coordinates,
+#    half-way between voxel centres in and out); rt-utils rounds each vertex to a whole pixel (the tie
+#    at .5 falls either way through its float32 transform) and cv.fillPoly fills the polygon boundary
+#    included. So an edge may move out onto the next pixel row or column and a hole may shrink by one
+#    pixel: a one-pixel rim, and nothing else. Every voxel of ours is in its mask, every voxel of its
+#    mask is within one in-plane pixel of ours, on the same slices, and where no gap narrower than the
+#    rim separates parts of a region, eroding its mask by one pixel stays inside ours. (A box does not
+#    come back as a box grown by one: our corners are cut half a pixel deep and after rounding the cut
+#    can take the new corner pixel.)
+#
+# rt-utils assumes square images (its slice mask is allocated Columns x Rows and filled as rows x
+# columns) and square pixels (it scales the column direction by the row spacing), so its series here
+# have both.
+
+_IN_PLANE = np.zeros((3, 3, 3), bool)
+_IN_PLANE[:, :, 1] = True  # the 8 in-plane neighbours: rt-utils never moves a contour across slices
+
+SQUARE_GEOMETRIES = {
+    "axial": np.array([[-0.9, 0, 0, 20.0], [0, -0.9, 0, 30.0], [0, 0, 2.0, -50.0], [0, 0, 0, 1]]),
+    "coronal": np.array([[-0.9, 0, 0, 20.0], [0, 0, 2.0, 30.0], [0, -0.9, 0, -50.0], [0, 0, 0, 1]]),
+    # rotated 20 degrees about the patient's left-right axis, slices stacked along the tilted normal
+    "oblique": np.array([[-0.9, 0, 0, 20.0], [0, -0.9 * np.cos(0.35), 2.0 * np.sin(0.35), 30.0],
+                         [0, -0.9 * np.sin(0.35), -2.0 * np.cos(0.35), -50.0], [0, 0, 0, 1]]),
+}
+
+
+def _rt_utils(series_folder: Path, rtstruct: Path):
+    rt_utils = pytest.importorskip("rt_utils")
+    return rt_utils.RTStructBuilder.create_from(dicom_series_path=str(series_folder), rt_struct_path=str(rtstruct))
+
+
+def _rt_utils_masks(rt) -> dict[str, np.ndarray]:
+    """ROI name -> rt-utils' mask, as (X, Y, Z) = (column, row, slice) like our volumes.
+
+    rt-utils returns (rows, columns, slices) in its slice order, ascending along the image normal, which
+    is also ours (the callers' phantoms are asymmetric in every axis).
+    """
+    return {name: rt.get_roi_mask_by_name(name).transpose(1, 0, 2) for name in rt.get_roi_names()}
+
+
+def _centres_inside_rt_utils_contours(rt) -> dict[str, np.ndarray]:
+    """ROI name -> (X, Y, Z) mask of the voxels whose centre lies inside an odd number of the contours
+    rt-utils finds for that slice, in rt-utils' pixel coordinates (matplotlib's point-in-polygon)."""
+    from matplotlib.path import Path as Polygon
+    from rt_utils import ds_helper, image_helper
+
+    images = rt.series_data
+    to_pixel = image_helper.get_patient_to_pixel_transformation_matrix(images)
+    rows, cols = int(images[0].Rows), int(images[0].Columns)
+    centres = np.stack(np.meshgrid(np.arange(cols), np.arange(rows), indexing="ij"), -1).reshape(-1, 2)  # (x, y)
+    masks = {}
+    for roi in rt.ds.StructureSetROISequence:
+        contours = ds_helper.get_contour_sequence_by_roi_number(rt.ds, roi.ROINumber)
+        mask = np.zeros((cols, rows, len(images)), bool)
+        for k, image in enumerate(images):
+            for data in image_helper.get_slice_contour_data(image, contours):
+                xyz = image_helper.apply_transformation_to_3d_points(np.reshape(data, (-1, 3)), to_pixel)
+                np.testing.assert_allclose(xyz[:, 2], k, atol=1e-3, err_msg="a contour off its image's plane")
+                mask[:, :, k] ^= Polygon(xyz[:, :2]).contains_points(centres).reshape(cols, rows)
+        masks[str(roi.ROIName)] = mask
+    return masks
+
+
+def _assert_one_pixel_rim(ours: np.ndarray, theirs: np.ndarray, name: str, *, gaps: bool = False) -> float:
+    """rt-utils' mask is ours plus at most a one-pixel in-plane rim; returns the Dice."""
+    assert theirs.shape == ours.shape, name
+    assert not (ours & ~theirs).any(), f"{name}: {int((ours & ~theirs).sum())} of our voxels missing in rt-utils"
+    outside = theirs & ~ndimage.binary_dilation(ours, _IN_PLANE)
+    assert not outside.any(), f"{name}: {int(outside.sum())} rt-utils voxels further than one pixel from ours"
+    np.testing.assert_array_equal(theirs.any(axis=(0, 1)), ours.any(axis=(0, 1)), err_msg=f"{name}: slices")
+    if not gaps:
+        core = ndimage.binary_erosion(theirs, _IN_PLANE)
+        assert not (core & ~ours).any(), f"{name}: rt-utils fills more than a rim ({int((core & ~ours).sum())})"
+    return 2 * int((ours & theirs).sum()) / int(ours.sum() + theirs.sum())
+
+
+def _assert_rt_utils_reads(rt, labels: np.ndarray, names: list[str], *, gaps: bool = False) -> dict[str, float]:
+    """Both comparisons for every ROI; returns the Dice of rt-utils' own masks."""
+    assert rt.get_roi_names() == names
+    for name, mask in _centres_inside_rt_utils_contours(rt).items():
+        np.testing.assert_array_equal(mask, labels == ID[name], err_msg=name)
+    return {name: _assert_one_pixel_rim(labels == ID[name], theirs, name, gaps=gaps)
+            for name, theirs in _rt_utils_masks(rt).items()}
+
+
+@pytest.mark.parametrize("geometry", sorted(SQUARE_GEOMETRIES))
+def test_rtstruct_read_by_rt_utils(geometry, tmp_path, write_dicom_series):
+    """The phantom (a box, a ring with a hole, two blobs per slice) on a square series in three orientations."""
+    write_dicom_series(tmp_path / "series", np.zeros((24, 24, 8)), SQUARE_GEOMETRIES[geometry], description="square")
+    series = read_dicom_series(tmp_path / "series")
+    labels = _phantom_labels(series.volume.shape)
+    rt = _rt_utils(tmp_path / "series", write_rtstruct(labels, series, TOTAL, tmp_path / "rt.dcm"))
+    _assert_rt_utils_reads(rt, labels, ["spleen", "kidney_left", "liver"])
+    liver = _rt_utils_masks(rt)["liver"]
+    assert liver[:, :, 2:7].any(axis=(0, 1)).all() and not liver[14, 12, :].any()  # the hole's centre stays out
+
+
+def test_rtstruct_of_random_blobs_and_speckle_read_by_rt_utils(tmp_path, write_dicom_series):
+    """Smooth random blobs keep the whole rim bound; speckle (one-pixel gaps and holes, which the rim
+    fills) keeps the containment and the one-pixel distance. Both are exact at pixel centres."""
+    write_dicom_series(tmp_path / "series", np.zeros((48, 48, 8)), SQUARE_GEOMETRIES["axial"], description="square")
+    series = read_dicom_series(tmp_path / "series")
+    rng = np.random.default_rng(3)
+    blobs = np.zeros(series.volume.shape, np.uint8)
+    blobs[ndimage.gaussian_filter(rng.random(series.volume.shape), (3, 3, 1)) > 0.52] = ID["liver"]
+    rt = _rt_utils(tmp_path / "series", write_rtstruct(blobs, series, TOTAL, tmp_path / "blobs.dcm"))
+    _assert_rt_utils_reads(rt, blobs, ["liver"])
+    speckle = np.where(rng.random(series.volume.shape) < 0.45, ID["aorta"], 0).astype(np.uint8)
+    rt = _rt_utils(tmp_path / "series", write_rtstruct(speckle, series, TOTAL, tmp_path / "speckle.dcm"))
+    _assert_rt_utils_reads(rt, speckle, ["aorta"], gaps=True)
+
+
+def _with_filled_uids(source: Path, series, folder: Path) -> Path:
+    """A copy of the real series whose blank UIDs hold what our reader filled in (pixel data untouched)."""
+    folder.mkdir()
+    for path in sorted(source.iterdir()):
+        ds = pydicom.dcmread(path)
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
+        ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID
+        ds.StudyInstanceUID, ds.SeriesInstanceUID = series.study_uid, series.series_uid
+        ds.FrameOfReferenceUID = series.datasets[0].FrameOfReferenceUID
+        ds.save_as(folder / path.name)
+    return folder
+
+
+def test_rtstruct_on_the_real_series_read_by_rt_utils(dicom_ct_j2k, tmp_path):
+    """rt-utils matches contours to images by the SOP Instance UID in each image file; the real files
+    have it blank (it is only in their file meta, where our reader takes it from), so rt-utils refuses
+    our RTSTRUCT against them, as a planning system holding those files would. Against a copy whose
+    blank UIDs hold the filled ones (pixel data untouched, still JPEG 2000) it reads it."""
+    rt_utils = pytest.importorskip("rt_utils")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the blank-UID warning, tested in test_dicom_input
+        series = read_dicom_series(dicom_ct_j2k)
+    x, y, z = np.meshgrid(*[np.arange(n) for n in series.volume.shape], indexing="ij")
+    labels = np.zeros(series.volume.shape, np.uint8)
+    labels[200:300, 220:320, 5:15] = ID["liver"]
+    labels[(x - 160) ** 2 + (y - 265) ** 2 + ((z - 10) * 2 / 0.9765625) ** 2 <= 30**2] = ID["aorta"]  # a ball
+    ellipse = (x - 360) ** 2 / 40**2 + (y - 150) ** 2 / 25**2
+    labels[(ellipse <= 1) & (z < 15)] = ID["spleen"]
+    labels[ellipse <= 0.09] = 0  # with a hole
+    rtstruct = write_rtstruct(labels, series, TOTAL, tmp_path / "rt.dcm")
+    with pytest.raises(Exception, match="references image.* not contained in input series"):
+        rt_utils.RTStructBuilder.create_from(dicom_series_path=str(dicom_ct_j2k), rt_struct_path=str(rtstruct))
+    rt = _rt_utils(_with_filled_uids(dicom_ct_j2k, series, tmp_path / "series"), rtstruct)
+    dice = _assert_rt_utils_reads(rt, labels, ["spleen", "liver", "aorta"])
+    # measured: liver 0.990 (the 100 x 100 box gains one row and one column), aorta 0.981, spleen 0.977
+    assert dice["liver"] >= 0.99 and dice["aorta"] >= 0.975 and dice["spleen"] >= 0.97, dice
+    assert not _rt_utils_masks(rt)["spleen"][360, 150].any()  # the hole
 
 
 # --- the real series --------------------------------------------------------------------------------
