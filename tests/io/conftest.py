@@ -23,13 +23,16 @@ def write_series(
     study_uid: str = "1.2.826.0.1.3680043.8.498.1",
     series_uid: str | None = None,
     intercept: float = 0.0,
-    slope: float = 1.0,
+    slope: float | list[float] = 1.0,
     positions_lps: list | None = None,
+    unsigned: bool = False,
 ) -> list[Path]:
     """Write ``data_xyz`` (X = column, Y = row, Z = slice) as one file per slice; returns the files.
 
-    The stored value is ``(data - intercept) / slope`` as int16. ``positions_lps`` overrides the
-    Image Position (Patient) of each slice (for tilt, gaps and duplicates).
+    The stored value is ``(data - intercept) / slope`` as int16 (uint16 with ``unsigned``, as most MR
+    scanners store it); ``slope`` may be a list, one per slice (as some MR scanners write).
+    ``positions_lps`` overrides the Image Position (Patient) of each slice (for tilt, gaps and
+    duplicates).
     """
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
@@ -65,11 +68,12 @@ def write_series(
         ds.SliceThickness = f"{np.linalg.norm(lps[:3, 2]):.6f}"
         ds.PositionReferenceIndicator = ""
         ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
-        ds.RescaleIntercept, ds.RescaleSlope = f"{intercept:g}", f"{slope:g}"
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0 if unsigned else 1
+        slice_slope = float(np.broadcast_to(slope, data_xyz.shape[2])[k])
+        ds.RescaleIntercept, ds.RescaleSlope = f"{intercept:g}", f"{slice_slope:g}"
         if modality == "CT":
             ds.RescaleType = "HU"
-        frame = np.round((data_xyz[:, :, k].T - intercept) / slope).astype(np.int16)
+        frame = np.round((data_xyz[:, :, k].T - intercept) / slice_slope).astype(np.uint16 if unsigned else np.int16)
         ds.Rows, ds.Columns = frame.shape
         ds.PixelData = frame.tobytes()
         path = folder / f"{modality}{series_number}_{k:03d}.dcm"

@@ -1,11 +1,14 @@
-"""DICOM input: the real JPEG 2000 series against SimpleITK, series choice, geometry, bad input."""
+"""DICOM input: the real JPEG 2000 series against SimpleITK, series in nine geometries and the real one against
+dcm2niix and dicom2nifti, series choice, geometry, bad input."""
 
 from __future__ import annotations
 
 import warnings
 import zipfile
+import zlib
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 import pytest
 import SimpleITK as sitk
@@ -265,3 +268,105 @@ def test_compressed_transfer_syntaxes_decode(write_dicom_series, tmp_path, synta
         ds.save_as(file, enforce_file_format=True)
     assert pydicom.dcmread(files[0]).file_meta.TransferSyntaxUID == uid
     np.testing.assert_array_equal(read_volume(tmp_path / "s").array, _data())
+
+
+# --- against dcm2niix and dicom2nifti ---------------------------------------------------------------
+# Series written with pydicom in several geometries, converted by two independent tools. Our volume
+# must hold the same value at the same world position as the tool's NIfTI: both are brought to the
+# closest canonical orientation with nibabel (the tools flip and order axes their own way: dcm2niix
+# flips the rows, for instance), then the affines agree within 1e-3 mm and the arrays exactly. The
+# tools store rescaled values their own way (raw integers with scl_slope/scl_inter, or floats), so
+# values are compared as float64 after nibabel applies the NIfTI scaling.
+
+
+def _lps_to_ras(columns_lps) -> np.ndarray:
+    """The RAS affine of a grid given as LPS columns (column step, row step, slice step, origin)."""
+    lps = np.eye(4)
+    lps[:3, :] = np.asarray(columns_lps, dtype=np.float64).T
+    return np.diag([-1.0, -1.0, 1.0, 1.0]) @ lps
+
+
+def _rotation(axis: int, degrees: float) -> np.ndarray:
+    c, s = np.cos(np.radians(degrees)), np.sin(np.radians(degrees))
+    i, j = [a for a in range(3) if a != axis]
+    r = np.eye(3)
+    r[i, i], r[i, j], r[j, i], r[j, j] = c, -s, s, c
+    return r
+
+
+_OBLIQUE = _rotation(2, 10.0) @ _rotation(0, 20.0)
+
+# name -> (RAS affine of (column, row, slice) indices, writer options); images are 12 columns x 10 rows
+GEOMETRIES = {
+    # instance 1 at the feet, stacked head-wards (the slice step along the image normal)
+    "axial_ascending": (_lps_to_ras([[0.8, 0, 0], [0, 0.8, 0], [0, 0, 2.5], [-100.0, -120.0, -300.0]]), {}),
+    # instance 1 at the head, stacked foot-wards (against the normal), as many CT scanners write
+    "axial_descending": (_lps_to_ras([[0.8, 0, 0], [0, 0.8, 0], [0, 0, -2.5], [-100.0, -120.0, 200.0]]), {}),
+    "sagittal": (_lps_to_ras([[0, 0.9, 0], [0, 0, -0.9], [3.0, 0, 0], [-20.0, -80.0, 60.0]]), {}),
+    "coronal": (_lps_to_ras([[0.9, 0, 0], [0, 0, -0.9], [0, -3.0, 0], [-50.0, 40.0, 70.0]]), {}),
+    "oblique": (_lps_to_ras([*(_OBLIQUE @ np.diag([0.8, 0.8, 2.5])).T, [-90.0, -110.0, -250.0]]), {}),
+    "non_square_pixels": (_lps_to_ras([[0.7, 0, 0], [0, 0.9, 0], [0, 0, 2.0], [-100.0, -120.0, -300.0]]), {}),
+    "fractional_rescale": (_lps_to_ras([[0.8, 0, 0], [0, 0.8, 0], [0, 0, 2.5], [-100.0, -120.0, -300.0]]),
+                           {"slope": 0.5, "intercept": -1024.0}),
+    # an oblique sagittal MR (1 mm pixels, 1.1 mm slices) with unsigned 16-bit values beyond int16's range
+    "mr": (_lps_to_ras([*(_rotation(1, 15.0) @ np.array([[0, 0, 1.1], [1.0, 0, 0], [0, -1.0, 0]])).T,
+                        [30.0, -90.0, 80.0]]), {"modality": "MR", "unsigned": True}),
+    # a Rescale Slope of its own on each slice (float values)
+    "mr_slope_per_slice": (_lps_to_ras([[0.8, 0, 0], [0, 0.8, 0], [0, 0, 2.5], [-100.0, -120.0, -300.0]]),
+                           {"modality": "MR", "unsigned": True, "slope": [0.5, 1.25, 2.0, 0.75, 1.5, 3.0]}),
+}
+
+
+def _geometry_data(name: str, options: dict) -> np.ndarray:
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    stored = rng.integers(0, 40000, (12, 10, 6)) if options.get("unsigned") else rng.integers(-1000, 1500, (12, 10, 6))
+    return stored * np.asarray(options.get("slope", 1.0)) + options.get("intercept", 0.0)
+
+
+def _dcm2niix(folder: Path, out: Path):
+    dcm2niix = pytest.importorskip("dcm2niix")  # the PyPI package, which ships the binary
+    out.mkdir()
+    result = dcm2niix.main(["-z", "n", "-b", "n", "-f", "converted", "-o", str(out), str(folder)],
+                           capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (path,) = out.glob("converted*.nii")  # one volume, nothing split off (no tilt correction, no localizer)
+    return nib.load(path)
+
+
+def _dicom2nifti(folder: Path, out: Path):
+    dicom2nifti = pytest.importorskip("dicom2nifti")
+    out.mkdir()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dicom2nifti.dicom_series_to_nifti(str(folder), str(out / "converted.nii"), reorient_nifti=False)
+    return nib.load(out / "converted.nii")
+
+
+CONVERTERS = {"dcm2niix": _dcm2niix, "dicom2nifti": _dicom2nifti}
+
+
+def _assert_same_in_world(volume, reference, tool: str) -> None:
+    """Same values at the same world positions, after both go to the closest canonical orientation."""
+    ours = nib.as_closest_canonical(nib.Nifti1Image(volume.array, volume.affine))
+    theirs = nib.as_closest_canonical(reference)
+    assert ours.shape == theirs.shape[:3], tool
+    np.testing.assert_allclose(ours.affine, theirs.affine, atol=1e-3, err_msg=tool)
+    reference_values = np.asanyarray(theirs.get_fdata()).reshape(ours.shape)
+    np.testing.assert_array_equal(np.asanyarray(ours.dataobj).astype(np.float64), reference_values, err_msg=tool)
+
+
+@pytest.mark.parametrize("tool", sorted(CONVERTERS))
+@pytest.mark.parametrize("geometry", list(GEOMETRIES))
+def test_series_equals_the_independent_conversion(write_dicom_series, tmp_path, geometry, tool):
+    affine, options = GEOMETRIES[geometry]
+    data = _geometry_data(geometry, options)
+    write_dicom_series(tmp_path / "s", data, affine, **options)
+    volume = read_volume(tmp_path / "s")
+    _assert_same_in_world(volume, CONVERTERS[tool](tmp_path / "s", tmp_path / "out"), tool)
+    # and the grid that was written (our slice axis runs along the image normal, so it may be reversed)
+    _assert_same_in_world(volume, nib.Nifti1Image(data, affine), "written")
+
+
+@pytest.mark.parametrize("tool", sorted(CONVERTERS))
+def test_real_series_equals_the_independent_conversion(real, dicom_ct_j2k, tmp_path, tool):
+    _assert_same_in_world(real[0].volume, CONVERTERS[tool](dicom_ct_j2k, tmp_path / "out"), tool)
