@@ -157,7 +157,8 @@ def test_worker_processes_survive_a_killed_worker(scans, tiny_settings, tmp_path
 
     def kill_a_worker(result):
         if not killed:
-            worker = psutil.Process().children()[0]
+            # a worker, not multiprocessing's resource tracker (also a child, and the first one)
+            worker = next(p for p in psutil.Process().children() if "spawn_main" in " ".join(p.cmdline()))
             killed.append(worker.pid)
             worker.kill()
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from totalseg.batch.cases import Case
-from totalseg.batch.runner import CaseResult, CaseRunner, SegmentJob
+from totalseg.batch.runner import WORKER_DIED, CaseResult, CaseRunner, SegmentJob
 from totalseg.errors import InputError
 
 MAX_ATTEMPTS = 3
@@ -101,6 +101,6 @@ def _result(ray, ref, case: Case) -> CaseResult:
         return ray.get(ref)
     except ray.exceptions.RayError as exc:  # the actor died more often than retries allow, or the node is gone
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return CaseResult(case=case.name, input=str(case.input), status="error", error_type="WorkerDied",
+        return CaseResult(case=case.name, input=str(case.input), status="error", error_type=WORKER_DIED,
                           error=f"the Ray worker died on this case {MAX_ATTEMPTS} times ({first_line})",
                           finished_at=time.time())

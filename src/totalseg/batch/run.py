@@ -14,7 +14,7 @@ from tqdm import tqdm
 from totalseg.batch.cases import Case
 from totalseg.batch.folder import BatchFolder
 from totalseg.batch.results import result_row, write_results
-from totalseg.batch.runner import CaseResult, SegmentJob
+from totalseg.batch.runner import WORKER_DIED, CaseResult, SegmentJob
 from totalseg.cpus import usable_cpus
 from totalseg.errors import DownloadError, InputError, WeightsError
 from totalseg.settings import Settings
@@ -97,6 +97,8 @@ def run_batch(
 
         def on_result(result: CaseResult) -> None:
             results[result.case] = result
+            if result.error_type == WORKER_DIED:  # its worker is gone and could not record the failure
+                folder.record_failure(result.case, result.record())
             failed = sum(r.status != "ok" for r in results.values())
             bar.update()
             bar.set_postfix({"failed": failed, "cases/h": f"{3600 * len(results) / (time.perf_counter() - start):.0f}"})

@@ -31,6 +31,7 @@ STAGES = ("read", "load", "wait", "predict", "write")
 # Seconds per stage, then the network's forward passes (part of predict), then the whole case.
 TIMINGS = (*STAGES, "network", "total")
 ML_FILE = "segmentations.nii.gz"
+WORKER_DIED = "WorkerDied"  # the error type of a case whose worker process died on it (set by the backends)
 STATISTICS_FILE = "statistics.json"
 
 
