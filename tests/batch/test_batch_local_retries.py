@@ -2,9 +2,6 @@
 error after the retries, and every other case, those that shared a worker with it included, is done
 once and right."""
 
-import os
-import textwrap
-
 import nibabel as nib
 import numpy as np
 import pyarrow.parquet as pq
@@ -17,65 +14,10 @@ from totalseg.batch.local import MAX_ATTEMPTS
 
 OPTIONS = {"fastest": True, "ml": True, "device": "cpu"}
 
-# Installed in every worker process through Python's site hook (a sitecustomize module on PYTHONPATH,
-# which the spawned workers inherit): segment() logs "<pid> <input name>" when a case starts, and a
-# poison input makes it SIGKILL its own process (as the OOM killer would) as soon as another case has
-# started in that process too, or after a second when none does (when it runs alone).
-WORKER_HOOK = """
-    import os
-    import signal
-    import time
-    from pathlib import Path
-
-    import totalseg.api
-
-    _segment = totalseg.api.segment
-    _LOG = Path(os.environ["TOTALSEG_TEST_CASE_LOG"])
-
-
-    def _others_started() -> bool:
-        me = str(os.getpid())
-        return any(pid == me and name != "poison.nii.gz" for pid, name in map(str.split, _LOG.read_text().splitlines()))
-
-
-    def segment(input, *args, **kwargs):
-        with open(_LOG, "a") as log:
-            log.write(f"{os.getpid()} {Path(input).name}\\n")
-        if Path(input).name == "poison.nii.gz":
-            deadline = time.monotonic() + 1.0
-            while not _others_started() and time.monotonic() < deadline:
-                time.sleep(0.01)
-            os.kill(os.getpid(), signal.SIGKILL)
-        return _segment(input, *args, **kwargs)
-
-
-    totalseg.api.segment = segment
-"""
-
-
-@pytest.fixture(scope="module")
-def scans(tmp_path_factory, make_phantom):
-    """c0.nii.gz ... c7.nii.gz (three small CT phantoms, one file per case, so the hook's log names
-    cases) and a valid copy of c0 named poison (it only kills through the hook)."""
-    folder = tmp_path_factory.mktemp("scans")
-    for i in range(8):
-        img = nib.Nifti1Image(make_phantom((40, 36, 24), seed=i % 3), np.diag([3.0, 3.0, 3.0, 1.0]))
-        nib.save(img, folder / f"c{i}.nii.gz")
-    (folder / "poison.nii.gz").write_bytes((folder / "c0.nii.gz").read_bytes())
-    return folder
-
-
 @pytest.fixture()
-def case_log(tmp_path, monkeypatch):
+def case_log(worker_hook, monkeypatch):
     """Install the worker hook for processes started from now on; returns its log file."""
-    hooks = tmp_path / "hooks"
-    hooks.mkdir()
-    (hooks / "sitecustomize.py").write_text(textwrap.dedent(WORKER_HOOK))
-    log = tmp_path / "cases.log"
-    log.touch()
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(hooks), os.environ.get("PYTHONPATH")])))
-    monkeypatch.setenv("TOTALSEG_TEST_CASE_LOG", str(log))
-    return log
+    return worker_hook(monkeypatch)
 
 
 def test_a_case_that_kills_its_worker_fails_alone(scans, tiny_settings, tmp_path, case_log):
