@@ -18,17 +18,25 @@ from tqdm import tqdm
 from totalseg.engine.devices import device_from_name
 from totalseg.engine.pipeline import RunOptions
 from totalseg.engine.precision import PRECISIONS
-from totalseg.engine.segment import SegmentRequest, segment_volume
+from totalseg.engine.segment import SegmentRequest, needed_models, segment_volume
 from totalseg.errors import DownloadError, InputError, OutputError, WeightsError
 from totalseg.imaging.volume import Volume
 from totalseg.io import read_volume
 from totalseg.io.dicom import default_task, is_dicom_source, read_dicom_input
 from totalseg.io.nifti_ext import add_label_map_to_nifti
-from totalseg.io.outputs import DICOM_OUTPUT_TYPES, OutputPlan, normalize_output_types, plan_outputs, write_outputs
+from totalseg.io.outputs import (
+    DICOM_OUTPUT_TYPES,
+    OutputPlan,
+    normalize_output_types,
+    plan_outputs,
+    write_derived_body_masks,
+    write_outputs,
+)
 from totalseg.io.writers import check_multilabel_path
 from totalseg.limits import check_image_size
 from totalseg.measure.reports import MeasureOptions, ModelGridCapture, write_reports
 from totalseg.models.custom import custom_task
+from totalseg.models.license import LicenseAccess, require_license, set_key
 from totalseg.models.model import Model, load_model
 from totalseg.models.store import WeightsStore
 from totalseg.models.tasks import ModelSpec, Task, get_task
@@ -45,6 +53,8 @@ def segment(
     ml: bool = False,
     output_type: str | Sequence[str] = "nifti",
     roi_subset: Sequence[str] | None = None,
+    roi_subset_robust: Sequence[str] | None = None,
+    robust_crop: bool = False,
     body_seg: bool = False,
     force_split: bool = False,
     resampling_order: int = 1,
@@ -65,6 +75,9 @@ def segment(
     clinical: bool = False,
     preview: bool = False,
     keep_models: bool = True,
+    no_derived_masks: bool = False,
+    model_size: str = "big",
+    license_number: str | None = None,
 ) -> nib.Nifti1Image:
     """Segment a CT or MR image with the official TotalSegmentator models.
 
@@ -74,14 +87,19 @@ def segment(
         output: a folder for per-class ``<name>.nii.gz`` masks, or with ``ml=True`` the path of
             one multilabel file; with DICOM output types see :mod:`totalseg.io.outputs`;
             ``None`` writes nothing.
-        task: ``total`` (CT, 117 classes), ``total_mr`` (MR, 50 classes) or ``body``; by default
-            ``total_mr`` for an MR DICOM series and ``total`` otherwise.
-        fast, fastest: the 3 mm / 6 mm single models instead of the 1.5 mm ones.
+        task: any official task (``totalseg info`` lists them: ``total``, CT, 117 classes;
+            ``total_mr``, MR, 50 classes; ``lung_vessels``, ...); by default ``total_mr`` for an MR
+            DICOM series and ``total`` otherwise.
+        fast, fastest: the 3 mm / 6 mm single models instead of the 1.5 mm ones (tasks without
+            them run their one model, or refuse ``fast`` as the official tool does).
         ml: write one multilabel file instead of one file per class.
         output_type: ``nifti``, ``dicom_seg``, ``dicom_rtstruct`` or several of them (DICOM types
             need a DICOM input and write one multilabel NIfTI, as the official tool does).
         roi_subset: only these classes: the image is first cropped around them with a rough model
             and only the parts that predict them run.
+        roi_subset_robust: as ``roi_subset``, cropped with the 3 mm model (more robust, slower).
+        robust_crop: crop with the 3 mm total model instead of the 6 mm one, for ``roi_subset``
+            and for the tasks that crop (``lung_vessels``, ``liver_vessels``, ...).
         body_seg: crop to the body with the 6 mm body model first (CT only).
         force_split: predict in 3 overlapping z-slabs, as the official tool does for huge volumes.
         resampling_order: spline order of the input resampling (official default 1).
@@ -110,10 +128,15 @@ def segment(
         statistics_aggregation: ``mean`` (default) or ``median`` intensity.
         clinical: write ``clinical.json`` (bone density at L1, liver fat, organ volumes, aorta).
         preview: write ``preview.png`` (three slices with coloured overlays and a legend).
+        no_derived_masks: with task ``body`` and per-class output, do not add ``body.nii.gz``
+            (trunk and extremities) and ``skin.nii.gz``.
+        model_size: ``small`` runs the smaller ResEnc models of ``total_v3``.
         keep_models: keep the loaded models for the next call in this process (batch runs, the
             web app); ``False`` loads each model when its turn comes and frees it after, which
             lowers the peak memory of a multi-model task (the ``totalseg`` command segments one
             image and passes ``False``).
+        license_number: store this licence key first, as the official ``-l`` does (checked at the
+            licence server unless it is the stored one); licensed tasks need a stored key.
 
     Returns:
         The multilabel segmentation (uint8) with the input's affine and header and the label
@@ -125,6 +148,9 @@ def segment(
         True
     """
     settings = settings or Settings.from_env()
+    licensing = LicenseAccess.from_env(home_dir=settings.home_dir)
+    if license_number is not None:
+        set_key(licensing, license_number)
     output_types = normalize_output_types(output_type)
     if any(t in DICOM_OUTPUT_TYPES for t in output_types) and not _is_dicom_input(input):
         raise InputError("--output_type dicom_seg/dicom_rtstruct needs a DICOM input (a folder or .zip of a "
@@ -133,8 +159,14 @@ def segment(
     if series is not None and not quiet:
         print(f"DICOM input: {series.description}", file=sys.stderr)
     task = task or default_task(series)
-    request = _request(task, fast, fastest, roi_subset, body_seg, force_split, resampling_order, precision,
-                       model_dir, folds, step_size)
+    robust = roi_subset_robust is not None
+    request = _request(task, fast, fastest, roi_subset_robust if robust else roi_subset, body_seg, force_split,
+                       resampling_order, precision, model_dir, folds, step_size,
+                       robust_crop=robust_crop or robust, model_size=model_size)
+    if request.task.license:
+        require_license(settings.home_dir, request.task.name)
+    if request.task.info and not quiet:
+        print(request.task.info, file=sys.stderr)
     plan = _plan(output, output_types, ml, request.task.name)
     torch_device = device_from_name(device)
     measures = MeasureOptions(statistics, statistics_extra, statistics_include_incomplete, statistics_aggregation,
@@ -145,9 +177,9 @@ def segment(
     check_image_size(_source_name(input), vol.shape)
     stage = on_stage or (lambda name: None)
     stage("load")
-    load = _ModelLoader(WeightsStore(settings.weights_dir), torch_device, model_dir, download=download,
+    load = _ModelLoader(WeightsStore(settings.weights_dir, licensing), torch_device, model_dir, download=download,
                         progress=not quiet, keep=keep_models)
-    for spec in _needed_models(request):
+    for spec in needed_models(request):
         load.prepare(spec)
     stage("predict")
     with tqdm(desc="Predicting", unit="tile", disable=quiet, leave=False) as bar:
@@ -156,6 +188,9 @@ def segment(
     classes = request.output_classes
     if plan is not None:
         written = write_outputs(labels, classes, plan, series)
+        if "body_derived_masks" in request.task.postprocess and plan.nifti is not None and not plan.nifti_ml \
+                and not no_derived_masks:
+            written += write_derived_body_masks(vol, labels, request.task.classes, plan.nifti)
         if not quiet:
             print(f"Wrote {', '.join(str(path) for path in written)}", file=sys.stderr)
     write_reports(vol, labels, classes, measures, reports, modality=request.task.modality, model_grid=grid,
@@ -180,7 +215,7 @@ class _TileBar:
 
 
 def _request(task, fast, fastest, roi_subset, body_seg, force_split, order, precision, model_dir, folds=None,
-             step_size=None) -> SegmentRequest:
+             step_size=None, *, robust_crop=False, model_size="big") -> SegmentRequest:
     if fast and fastest:
         raise InputError("--fast and --fastest exclude each other; pick one")
     if not 0 <= int(order) <= 5:
@@ -192,7 +227,7 @@ def _request(task, fast, fastest, roi_subset, body_seg, force_split, order, prec
         raise InputError("--folds and --step_size choose how a --model-dir model runs; the official tasks "
                          "run as the official tool runs them")
     the_task = (custom_task(Path(model_dir), folds=folds, step_size=step_size) if model_dir is not None
-                else get_task(task, mode))
+                else get_task(task, mode, model_size=model_size))
     roi = _check_roi(roi_subset, the_task) if roi_subset else None
     if roi is not None and model_dir is not None:
         raise InputError("--roi_subset needs a registered task (total or total_mr), not --model-dir")
@@ -202,12 +237,14 @@ def _request(task, fast, fastest, roi_subset, body_seg, force_split, order, prec
         what = "--model-dir" if model_dir is not None else f"the MR task {the_task.name}"
         warnings.warn(f"--body_seg crops CT scans with the CT body model; ignored for {what}", stacklevel=3)
         body_seg = False
-    return SegmentRequest(the_task, roi, body_seg, options)
+    if roi is not None or the_task.crop is not None:
+        body_seg = False  # the official tool crops once: to the ROI or the task's structures
+    return SegmentRequest(the_task, roi, body_seg, options, robust_crop=robust_crop)
 
 
 def _check_roi(roi_subset: Sequence[str], task: Task) -> tuple[str, ...]:
-    if task.name not in ("total", "total_mr"):
-        raise InputError(f"--roi_subset works with the tasks total and total_mr, not {task.name}")
+    if not task.name.startswith("total"):
+        raise InputError(f"--roi_subset works with the total tasks (total, total_v3, total_mr), not {task.name}")
     names = set(task.classes.values())
     for name in roi_subset:
         if name not in names:
@@ -257,19 +294,6 @@ def _check_output(output, ml: bool) -> Path | None:
     except OSError as exc:
         raise OutputError(f"cannot write to {probe} ({exc.strerror}); choose another output") from None
     return path
-
-
-def _needed_models(request: SegmentRequest) -> list[ModelSpec]:
-    from totalseg.engine.segment import crop_task_for
-
-    specs = list(request.task.models)
-    if request.roi_subset is not None:
-        specs = list(crop_task_for(request.task).models) + [
-            m for m in specs if any(n in request.roi_subset for n in m.labels.values())
-        ]
-    elif request.body_seg and request.task.modality == "ct":
-        specs = list(get_task("body", "fast").models) + specs
-    return specs
 
 
 class _ModelLoader:

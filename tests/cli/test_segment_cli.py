@@ -262,14 +262,6 @@ def test_model_dir_runs_any_nnunet_folder(env, ct_small_path, tmp_path):
     assert not np.array_equal(np.asanyarray(half.dataobj), np.asanyarray(fast.dataobj))
 
 
-def test_info_lists_tasks_and_classes(capsys):
-    assert main(["info"]) == 0
-    text = capsys.readouterr().out
-    assert "total (CT, 117 classes)" in text and "297" in text and "total_mr (MR, 50 classes)" in text
-    assert main(["info", "--task", "total_mr"]) == 0
-    assert "  50  " in capsys.readouterr().out
-
-
 def test_console_script_entry_point(tmp_path):
     exe = shutil.which("totalseg") or [sys.executable, "-m", "totalseg"]
     cmd = [exe, "--version"] if isinstance(exe, str) else [*exe, "--version"]

@@ -150,16 +150,16 @@ def test_import_zip_refuses_other_layouts_before_writing(tmp_path, build, match)
 def test_list_reports_every_registry_model_and_unknown_folders(tmp_path):
     store = WeightsStore(tmp_path)
     store.import_zip(official_zip(tmp_path / "z.zip", [FAST]))
-    (tmp_path / "Dataset258_lung_vessels_248subj" / "x").mkdir(parents=True)
-    (tmp_path / "Dataset258_lung_vessels_248subj" / "x" / "plans.json").write_bytes(b"12345")
+    (tmp_path / "Dataset999_another_lab_model" / "x").mkdir(parents=True)
+    (tmp_path / "Dataset999_another_lab_model" / "x" / "plans.json").write_bytes(b"12345")
     (tmp_path / ".hidden.extract-1").mkdir()
     statuses = {s.spec.model_id: s for s in store.list()}
     assert sorted(statuses) == sorted(all_models())
     assert statuses[297].installed and statuses[297].size_bytes == sum(map(len, CONTENT.values())) + len(b"PNG")
     assert not statuses[291].installed and statuses[291].size_bytes == 0
     spec, installed, size = store.list()[0]  # plain tuples too
-    assert (spec.model_id, installed, size) == (291, False, 0)
-    assert store.unknown_folders() == [(tmp_path / "Dataset258_lung_vessels_248subj", 5)]
+    assert (spec.model_id, installed, size) == (8, False, 0)  # liver_vessels' model has the lowest id
+    assert store.unknown_folders() == [(tmp_path / "Dataset999_another_lab_model", 5)]
     assert WeightsStore(tmp_path / "absent").unknown_folders() == []
 
 

@@ -26,14 +26,23 @@ def class_map(name: str) -> dict[int, str]:
         50
     """
     maps = _maps()
-    if name not in maps or name in ("parts", "parts_mr", "part_by_model_id"):
+    if name not in maps or name.startswith("part"):
         raise KeyError(f"unknown class map {name!r}")
     return _int_keys(maps[name])
 
 
-def part_map(part: str, *, modality: str = "ct") -> dict[int, str]:
-    """The local label map of one part model, e.g. ``part_map("class_map_part_organs")``."""
-    return _int_keys(_maps()["parts_mr" if modality == "mr" else "parts"][part])
+def part_map(part: str, *, modality: str = "ct", part_set: str | None = None) -> dict[int, str]:
+    """The local label map of one part model, e.g. ``part_map("class_map_part_organs")``.
+
+    ``part_set`` names the task's set of part maps (``parts``, ``parts_mr``, ``parts_total_v3``,
+    ``parts_headneck_muscles``); by default the total or total_mr set of ``modality``.
+
+    Examples:
+        >>> part_map("class_map_part_vertebrae", part_set="parts_total_v3")[2]
+        'vertebrae_L6'
+    """
+    part_set = part_set or ("parts_mr" if modality == "mr" else "parts")
+    return _int_keys(_maps()[part_set][part])
 
 
 def part_of_model(model_id: int) -> str:

@@ -16,12 +16,18 @@ def register(subparsers) -> None:
         "segment", help="segment a CT or MR image",
         description="Segment a CT or MR image with the official TotalSegmentator models.",
     )
-    p.add_argument("-i", "--input", required=True, metavar="PATH",
-                   help="image (.nii, .nii.gz, .nrrd, .mha, .mhd) or DICOM folder / .zip of a study")
-    p.add_argument("-o", "--output", required=True, metavar="PATH",
-                   help="folder for per-class masks, or the multilabel file with --ml")
+    p.add_argument("-i", "--input", metavar="PATH",
+                   help="image (.nii, .nii.gz, .nrrd, .mha, .mhd) or DICOM folder / .zip of a study (required)")
+    p.add_argument("-o", "--output", metavar="PATH",
+                   help="folder for per-class masks, or the multilabel file with --ml (required)")
     add_segment_options(p, verbose_help="print where the time went: start-up and reading, weights, "
                                          "prediction (network alone), writing")
+    p.add_argument("-lt", "--list-tasks", action="store_true", dest="list_tasks",
+                   help="list every task (modality, licence, number of classes) and exit")
+    p.add_argument("-lc", "--list-classes", dest="list_classes", nargs="?", const="total", metavar="TASK",
+                   choices=TASK_NAMES, help="list the classes of a task (default total) and exit")
+    p.add_argument("-l", "--license_number", metavar="KEY",
+                   help="store this licence key first (needed once, for the licensed tasks)")
     p.set_defaults(handler=run)
 
 
@@ -29,12 +35,21 @@ def add_segment_options(p: argparse.ArgumentParser, *, verbose_help: str = argpa
     """Every segment option but input and output; ``totalseg batch`` takes the same ones (its ``-v``
     is accepted and hidden)."""
     p.add_argument("-ta", "--task", default=None, choices=TASK_NAMES, metavar="TASK",
-                   help=f"one of {', '.join(TASK_NAMES)} (default total; total_mr for an MR DICOM series)")
+                   help="an official task, see `totalseg info` (default total; total_mr for an MR DICOM series)")
+    p.add_argument("-ms", "--model_size", choices=("big", "small"), default="big",
+                   help="small: the smaller ResEnc models of total_v3")
     speed = p.add_mutually_exclusive_group()
     speed.add_argument("-f", "--fast", action="store_true", help="3 mm model")
     speed.add_argument("-ff", "--fastest", action="store_true", help="6 mm model")
     p.add_argument("-ml", "--ml", action="store_true", help="one multilabel file instead of one file per class")
-    p.add_argument("-rs", "--roi_subset", nargs="+", metavar="CLASS", help="only these classes (faster)")
+    roi = p.add_mutually_exclusive_group()
+    roi.add_argument("-rs", "--roi_subset", nargs="+", metavar="CLASS", help="only these classes (faster)")
+    roi.add_argument("-rsr", "--roi_subset_robust", nargs="+", metavar="CLASS",
+                     help="as --roi_subset, cropped with the 3 mm model (more robust, slower)")
+    p.add_argument("-rc", "--robust_crop", action="store_true",
+                   help="crop (--roi_subset and the tasks that crop) with the 3 mm model instead of the 6 mm one")
+    p.add_argument("-ndm", "--no_derived_masks", action="store_true",
+                   help="task body: do not add body.nii.gz and skin.nii.gz to the per-class masks")
     p.add_argument("-bs", "--body_seg", action="store_true", help="crop to the body first (CT)")
     p.add_argument("-fs", "--force_split", action="store_true", help="predict in 3 z-slabs")
     p.add_argument("-ro", "--resampling_order", type=int, default=1, choices=range(6), metavar="0-5",
@@ -82,7 +97,16 @@ def _add_measure_options(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from totalseg.cli.info import classes_table, tasks_table
+    from totalseg.errors import InputError
     from totalseg.io.read_ahead import ReadAhead
+
+    if args.list_tasks or args.list_classes:
+        print(tasks_table() if args.list_tasks else classes_table(args.list_classes))
+        return 0
+    missing = [flag for flag, value in (("-i", args.input), ("-o", args.output)) if value is None]
+    if missing:
+        raise InputError(f"{' and '.join(missing)} required: totalseg segment -i IMAGE -o OUTPUT")
 
     clock = StageClock()
     source = ReadAhead(args.input) if ReadAhead.applies_to(args.input) else args.input  # read while torch imports
@@ -92,10 +116,12 @@ def run(args: argparse.Namespace) -> int:
     network_before = (network_clock.seconds, network_clock.passes)
     segment(
         source, args.output, task=args.task, fast=args.fast, fastest=args.fastest, ml=args.ml,
-        roi_subset=args.roi_subset, body_seg=args.body_seg, force_split=args.force_split,
+        roi_subset=args.roi_subset, roi_subset_robust=args.roi_subset_robust, robust_crop=args.robust_crop,
+        body_seg=args.body_seg, force_split=args.force_split, no_derived_masks=args.no_derived_masks,
+        model_size=args.model_size,
         resampling_order=args.resampling_order, device=args.device, quiet=args.quiet,
         model_dir=args.model_dir, folds=args.folds, step_size=args.step_size, precision=args.precision,
-        download=not args.no_download,
+        download=not args.no_download, license_number=args.license_number,
         output_type=args.output_type, statistics=args.statistics, statistics_extra=args.statistics_extra,
         statistics_include_incomplete=args.statistics_include_incomplete,
         statistics_aggregation=args.statistics_aggregation, clinical=args.clinical, preview=args.preview,

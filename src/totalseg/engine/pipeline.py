@@ -16,8 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from totalseg.engine.inference import TileProgress, predict_image
-from totalseg.engine.postprocess import keep_largest_blob, remove_small_blobs
+from totalseg.engine.postprocess import keep_largest_blob, remove_labels, remove_small_blobs
 from totalseg.engine.reader_view import reader_view
+from totalseg.engine.vertebrae import postprocess_vertebrae_pp
 from totalseg.errors import WeightsError
 from totalseg.imaging.crop import crop, margin_in_voxels, mask_bbox, uncrop
 from totalseg.imaging.orientation import to_canonical
@@ -79,8 +80,7 @@ def run_task(
     )
     models = [m for m in task.models if only_models is None or m.model_id in only_models]
     labels = _predict_models(model_grid, _header_zooms(model_grid, task), task, models, load, options, progress)
-    if task.name == "body":
-        labels = _clean_body(labels, task, model_grid)
+    labels = model_grid_steps(labels, task, header_zooms(model_grid.affine))
     if on_model_grid is not None:
         on_model_grid(Volume(model_grid.array, affine=model_grid.affine), LabelVolume(labels, affine=model_grid.affine))
     on_canonical = resample_to_shape(LabelVolume(labels, affine=model_grid.affine), shape=canonical.shape,
@@ -128,7 +128,7 @@ def _predict_models(grid: Volume, zooms: tuple[float, ...], task, models, load, 
     inverse = {name: gid for gid, name in task.classes.items()}
     for index, spec in enumerate(models, 1):
         model = load(spec)
-        lut = _part_lut(spec, model, inverse)
+        lut = _part_lut(spec, model, inverse, parts=len(task.models) > 1)
         what = task.name + ("" if task.mode == "full" else f" {task.mode}")
         what += f" part {index}/{len(models)}" if len(models) > 1 else ""
         if split:
@@ -154,16 +154,22 @@ def _predict(model: Model, array: np.ndarray, affine: np.ndarray, zooms: tuple[f
     return view.labels_back(labels)
 
 
-def _part_lut(spec: ModelSpec, model: Model, inverse: dict[str, int]) -> np.ndarray:
-    """Model output channel -> task label id, by structure name (unknown names map to background).
+def _part_lut(spec: ModelSpec, model: Model, inverse: dict[str, int], *, parts: bool) -> np.ndarray:
+    """Model output channel -> task label id.
 
-    The channels are the model's own (its dataset.json). For an official model they must be the
-    official map's ids; its names come from the official map, as in the official tool, with a
-    warning where dataset.json names a channel otherwise.
+    The channels are the model's own (its dataset.json). A part of a multi-part task maps them by
+    structure name (unknown names to background); a single model writes its own ids, as the
+    official tool does (ids beyond the task's map survive in a multilabel output). For an official
+    model the channels must hold the official map's ids; its names come from the official map, with
+    a warning where dataset.json names a channel otherwise.
     """
     names = {i: n for i, n in model.config.labels.items() if i != 0}
+    if not parts:
+        if spec.labels:
+            _check_official_labels(spec, model, names, exact=False)
+        return np.arange(max(names, default=0) + 1, dtype=np.uint8)
     if spec.labels:
-        _check_official_labels(spec, model, names)
+        _check_official_labels(spec, model, names, exact=True)
         names = spec.labels
     lut = np.zeros(max(names, default=0) + 1, dtype=np.uint8)
     for local_id, name in names.items():
@@ -171,12 +177,14 @@ def _part_lut(spec: ModelSpec, model: Model, inverse: dict[str, int]) -> np.ndar
     return lut
 
 
-def _check_official_labels(spec: ModelSpec, model: Model, names: dict[int, str]) -> None:
-    if sorted(names) != sorted(spec.labels):
+def _check_official_labels(spec: ModelSpec, model: Model, names: dict[int, str], *, exact: bool) -> None:
+    missing = sorted(set(spec.labels) - set(names))
+    if missing or (exact and sorted(names) != sorted(spec.labels)):
         raise WeightsError(
             f"{model.folder}/dataset.json has labels {_id_range(names)} where the official model {spec.model_id} "
             f"has {_id_range(spec.labels)}; this folder holds another model: re-download or re-import the weights")
-    renamed = [f"{i}: {names[i]!r} (official {spec.labels[i]!r})" for i in sorted(names) if names[i] != spec.labels[i]]
+    renamed = [f"{i}: {names[i]!r} (official {spec.labels[i]!r})" for i in sorted(spec.labels)
+               if names[i] != spec.labels[i]]
     if renamed:
         warnings.warn(f"{model.folder}/dataset.json names {len(renamed)} labels otherwise than the official map "
                       f"({', '.join(renamed[:3])}); the official names are used", stacklevel=2)
@@ -186,11 +194,23 @@ def _id_range(labels: dict[int, str]) -> str:
     return f"{len(labels)} ids {min(labels, default=0)}..{max(labels, default=0)}"
 
 
-def _clean_body(labels: np.ndarray, task: Task, grid: Volume) -> np.ndarray:
+def model_grid_steps(labels: np.ndarray, task: Task, zooms) -> np.ndarray:
+    """The official steps on the model grid, in its order: auxiliary labels removed, then the
+    task's post-processing (``zooms``: the grid's voxel sizes as its NIfTI header stores them)."""
+    if task.aux_labels:
+        labels = remove_labels(labels, task.aux_labels)
+    if "body_cleanup" in task.postprocess:
+        labels = _clean_body(labels, task, zooms)
+    if "vertebrae_pp" in task.postprocess:
+        labels = postprocess_vertebrae_pp(labels, task.classes, spacing_mm=zooms)
+    return labels
+
+
+def _clean_body(labels: np.ndarray, task: Task, zooms) -> np.ndarray:
     """The official body post-processing: largest trunk blob; drop extremity blobs < 50 cm3."""
     inverse = {name: gid for gid, name in task.classes.items()}
     trunk, extremities = inverse["body_trunc"], inverse["body_extremities"]
-    voxel_mm3 = np.prod(header_zooms(grid.affine))  # float32, as the official tool computes it
+    voxel_mm3 = np.prod(np.asarray(zooms, np.float32))  # float32, as the official tool computes it
     labels = labels.copy()
     keep = keep_largest_blob(labels == trunk)
     labels[labels == trunk] = 0

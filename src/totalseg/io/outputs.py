@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from totalseg.errors import InputError
-from totalseg.imaging.volume import LabelVolume
+from totalseg.imaging.volume import LabelVolume, Volume
 from totalseg.io.writers import write_class_masks, write_multilabel
 
 OUTPUT_TYPES = ("nifti", "dicom_seg", "dicom_rtstruct")
@@ -129,3 +129,16 @@ def write_outputs(labels: LabelVolume, classes: Mapping[int, str], plan: OutputP
             write_class_masks(labels, plan.nifti, classes)
         written.append(plan.nifti)
     return written
+
+
+def write_derived_body_masks(
+    image: Volume, labels: LabelVolume, classes: Mapping[int, str], folder: Path
+) -> list[Path]:
+    """``body.nii.gz`` (trunk or extremities) and ``skin.nii.gz`` beside the body task's per-class
+    masks, as the official tool adds them (not with ``--ml`` or ``--no_derived_masks``)."""
+    from totalseg.engine.skin import body_mask, extract_skin
+
+    body = body_mask(labels.array, classes)
+    skin = extract_skin(image.array, body)  # integer HU compare exactly with the official float64 ones
+    return [*write_class_masks(labels.with_data(body), folder, {1: "body"}),
+            *write_class_masks(labels.with_data(skin), folder, {1: "skin"})]

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from totalseg.errors import DownloadError, InputError, WeightsError
-from totalseg.models.tasks import MODES, TASK_NAMES, ModelSpec, Task, all_models, get_task
+from totalseg.models.license import GET_A_KEY, LicenseAccess, download_licensed_zip
+from totalseg.models.tasks import TASK_NAMES, ModelSpec, Task, all_models, catalog, get_task
 from totalseg.transfer.archive import list_members, safe_extract
 from totalseg.transfer.download import download as download_file
 
@@ -35,7 +36,9 @@ class ModelStatus(NamedTuple):
 class WeightsStore:
     """Find, download and import the official models under one weights folder.
 
-    Build it from :attr:`totalseg.settings.Settings.weights_dir`.
+    Build it from :attr:`totalseg.settings.Settings.weights_dir`. Models that only the licence
+    server hands out (``spec.license_server``) are downloaded with the key and from the server of
+    ``license_access``; without one, from where the environment says (as ``totalseg weights`` does).
 
     Examples:
         >>> store = WeightsStore(Path("/weights"))
@@ -44,6 +47,7 @@ class WeightsStore:
     """
 
     weights_dir: Path
+    license_access: LicenseAccess | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "weights_dir", Path(self.weights_dir))
@@ -62,6 +66,11 @@ class WeightsStore:
         if problem is None:
             return self.model_dir(spec)
         flags = download_flags(spec)
+        if spec.license_server:
+            raise WeightsError(
+                f"model {spec.model_id} ({spec.folder}) in {self.weights_dir} is {problem}; it is a licensed model: "
+                f"run `totalseg license set KEY` ({GET_A_KEY}), then `totalseg weights download {flags}`"
+            )
         fix = f"run `totalseg weights download {flags}`, or " if flags else ""
         raise WeightsError(
             f"model {spec.model_id} ({spec.folder}) in {self.weights_dir} is {problem}; "
@@ -93,13 +102,15 @@ class WeightsStore:
             task: the task whose models are needed (``get_task("total", "fast")``).
             progress: show a progress bar per download.
             base_url: a mirror replacing the release host: the URL becomes
-                ``{base_url}/{release}/{zip_name}``.
+                ``{base_url}/{release}/{zip_name}`` (licensed models come from the licence server).
 
         Returns:
             The model folders installed by this call (empty when all were present).
 
         Raises:
             DownloadError: a download failed or did not hold the expected model.
+            InputError: a licensed model is missing and no valid licence key is stored, or the
+                licence server refused it.
         """
         installed = []
         for spec in task.models:
@@ -108,8 +119,13 @@ class WeightsStore:
         return installed
 
     def _download_one(self, spec: ModelSpec, *, progress: bool, base_url: str | None) -> Path:
-        url = spec.url if base_url is None else f"{base_url.rstrip('/')}/{spec.release}/{spec.zip_name}"
-        zip_path = download_file(url, self.weights_dir / spec.zip_name, progress=progress)
+        if spec.license_server:
+            access = self.license_access or LicenseAccess.from_env()
+            url = f"the licence server {access.server}"
+            zip_path = download_licensed_zip(access, spec, self.weights_dir / spec.zip_name, progress=progress)
+        else:
+            url = spec.url if base_url is None else f"{base_url.rstrip('/')}/{spec.release}/{spec.zip_name}"
+            zip_path = download_file(url, self.weights_dir / spec.zip_name, progress=progress)
         try:
             specs = self.import_zip(zip_path)
         except InputError as exc:
@@ -163,7 +179,7 @@ def download_flags(spec: ModelSpec) -> str:
         '--task total'
     """
     for name in TASK_NAMES:
-        for mode in MODES:
+        for mode in catalog()["tasks"][name]["modes"]:
             if any(m.model_id == spec.model_id for m in get_task(name, mode).models):
                 return f"--task {name}" + ("" if mode == "full" else f" --{mode}")
     return ""

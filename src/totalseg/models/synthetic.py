@@ -28,10 +28,11 @@ CT_INTENSITY = {"mean": -50.387, "std": 503.392, "percentile_00_5": -1004.0, "pe
 
 @dataclass(frozen=True)
 class Layout:
-    """Network layout of a model: patch, spacing, stages (features follow nnU-Net's rule)."""
+    """Network layout of a model: patch, spacing (one value, or x, y, z), stages (features follow
+    nnU-Net's rule)."""
 
     patch_size: tuple[int, int, int]
-    spacing_mm: float
+    spacing_mm: float | tuple[float, float, float]
     n_stages: int
     base_features: int = 32
     max_features: int = 320
@@ -48,6 +49,31 @@ OFFICIAL_LAYOUTS = {
     853: Layout((64, 64, 64), 6.0, 5),
     300: Layout((64, 64, 64), 6.0, 5),
 }
+# Models the official tool runs without resampling first (nnU-Net resamples to their plans): an
+# assumed plans spacing, anisotropic so that nnU-Net's resampling is exercised.
+NNUNET_RESAMPLES_MM = (0.9, 0.9, 2.0)
+
+
+def model_facts(model_id: int) -> tuple[float | tuple[float, float, float], str, dict[int, str]]:
+    """What the catalog says about a model: the spacing its task runs it at (x, y, z), its
+    modality and every label it predicts (the task's map plus its auxiliary labels).
+
+    Examples:
+        >>> model_facts(117)[0]
+        (0.703125, 0.703125, 1.0)
+    """
+    from totalseg.anatomy import class_map
+    from totalseg.models.tasks import TASK_NAMES, catalog, get_task
+
+    for name in TASK_NAMES:
+        for mode in catalog()["tasks"][name]["modes"]:
+            task = get_task(name, mode)
+            spec = next((m for m in task.models if m.model_id == model_id), None)
+            if spec is not None:
+                aux = class_map(f"{name}_auxiliary") if task.aux_labels else {}
+                spacing = NNUNET_RESAMPLES_MM if task.spacing_mm is None else task.spacing_mm
+                return spacing, task.modality, {**spec.labels, **aux}
+    raise KeyError(f"model {model_id} is in no task of the catalog")
 
 
 def legacy_plans(spec: ModelSpec, layout: Layout, *, modality: str) -> dict:
@@ -59,7 +85,7 @@ def legacy_plans(spec: ModelSpec, layout: Layout, *, modality: str) -> dict:
         "batch_size": 2,
         "patch_size": list(layout.patch_size),
         "median_image_size_in_voxels": [int(p * 2) for p in layout.patch_size],
-        "spacing": [layout.spacing_mm] * 3,
+        "spacing": _zyx(layout.spacing_mm),
         "normalization_schemes": ["CTNormalization" if modality == "ct" else "ZScoreNormalization"],
         "use_mask_for_norm": [False],
         "UNet_class_name": "PlainConvUNet",
@@ -82,20 +108,35 @@ def legacy_plans(spec: ModelSpec, layout: Layout, *, modality: str) -> dict:
     return {
         "dataset_name": spec.folder.split("/")[-1],
         "plans_name": spec.plans,
-        "original_median_spacing_after_transp": [layout.spacing_mm] * 3,
+        "original_median_spacing_after_transp": _zyx(layout.spacing_mm),
         "original_median_shape_after_transp": [int(p * 2) for p in layout.patch_size],
         "image_reader_writer": "SimpleITKIO",
         "transpose_forward": [0, 1, 2],
         "transpose_backward": [0, 1, 2],
-        "configurations": {spec.configuration: conf},
+        "configurations": _configurations(spec.configuration, conf),
         "experiment_planner_used": "ExperimentPlanner",
         "label_manager": "LabelManager",
         "foreground_intensity_properties_per_channel": {"0": dict(CT_INTENSITY)},
     }
 
 
-def dataset_json(spec: ModelSpec, *, modality: str) -> dict:
-    labels = {"background": 0, **{name: i for i, name in sorted(spec.labels.items())}}
+def _configurations(name: str, conf: dict) -> dict:
+    """``{name: conf}``; another name than 3d_fullres inherits from a 3d_fullres at twice the
+    spacing (as nnU-Net's high-resolution configurations are written), overriding spacing and patch."""
+    if name == "3d_fullres":
+        return {name: conf}
+    base = {**conf, "spacing": [2 * s for s in conf["spacing"]], "data_identifier": "nnUNetPlans_3d_fullres"}
+    keep = ("data_identifier", "spacing", "patch_size", "median_image_size_in_voxels")
+    return {"3d_fullres": base, name: {"inherits_from": "3d_fullres", **{k: conf[k] for k in keep}}}
+
+
+def _zyx(spacing_mm: float | tuple[float, float, float]) -> list[float]:
+    """The plans spacing of a SimpleITKIO model (z, y, x) for a spacing given as x, y, z."""
+    return [float(spacing_mm)] * 3 if np.isscalar(spacing_mm) else [float(v) for v in reversed(spacing_mm)]
+
+
+def dataset_json(spec: ModelSpec, *, modality: str, labels: dict[int, str] | None = None) -> dict:
+    labels = {"background": 0, **{name: i for i, name in sorted((labels or spec.labels).items())}}
     return {"channel_names": {"0": "CT" if modality == "ct" else "MRI"}, "labels": labels,
             "numTraining": 1, "file_ending": ".nii.gz"}
 
@@ -116,11 +157,13 @@ def randomize(network: nn.Module, seed: int) -> None:
 
 
 def write_random_model(
-    weights_dir: Path, spec: ModelSpec, *, layout: Layout | None = None, modality: str = "ct", seed: int = 0
+    weights_dir: Path, spec: ModelSpec, *, layout: Layout | None = None, modality: str = "ct", seed: int = 0,
+    labels: dict[int, str] | None = None, folds: int = 1,
 ) -> Path:
     """Write ``<weights_dir>/<folder>/<trainer>__<plans>__<config>/`` with seeded random weights.
 
-    Returns the model folder (the one holding plans.json).
+    ``labels`` (default ``spec.labels``) are the model's output channels; ``folds`` folds are
+    written, each with its own seed. Returns the model folder (the one holding plans.json).
 
     Examples:
         >>> from totalseg.models.tasks import get_task
@@ -128,33 +171,40 @@ def write_random_model(
     """
     layout = layout or OFFICIAL_LAYOUTS[spec.model_id]
     folder = Path(weights_dir) / spec.folder / spec.model_subdir
-    (folder / "fold_0").mkdir(parents=True, exist_ok=True)
-    plans, dataset = legacy_plans(spec, layout, modality=modality), dataset_json(spec, modality=modality)
+    plans = legacy_plans(spec, layout, modality=modality)
+    dataset = dataset_json(spec, modality=modality, labels=labels)
+    folder.mkdir(parents=True, exist_ok=True)
     (folder / "plans.json").write_text(json.dumps(plans, indent=2))
     (folder / "dataset.json").write_text(json.dumps(dataset, indent=2))
-    network = build_network(ModelConfig.from_dicts(plans, dataset))
-    randomize(network, seed)
-    torch.save(_checkpoint(network, spec, plans, dataset), folder / "fold_0" / "checkpoint_final.pth")
+    for fold in range(folds):
+        network = build_network(ModelConfig.from_dicts(plans, dataset, configuration=spec.configuration))
+        randomize(network, seed + 1000 * fold)
+        (folder / f"fold_{fold}").mkdir(exist_ok=True)
+        torch.save(_checkpoint(network, spec, plans, dataset, fold), folder / f"fold_{fold}" / "checkpoint_final.pth")
     return folder
 
 
 def write_random_weights(weights_dir: Path, model_ids: list[int], *, tiny: bool = False, seed: int = 0) -> list[Path]:
-    """Random-weight folders for registered models (MR ids 85x get MR plans); ``tiny`` shrinks the
-    network to a few thousand parameters at the same spacing, for fast tests."""
+    """Random-weight folders for catalog models, at the spacing and with the labels (auxiliary ones
+    included) and folds their task runs; ``tiny`` shrinks the network to a few thousand parameters,
+    for fast tests. Models with an unpublished layout get a small 4-stage one."""
     from totalseg.models.tasks import all_models
 
     specs = all_models()
     folders = []
     for offset, mid in enumerate(model_ids):
-        official = OFFICIAL_LAYOUTS[mid]
+        spacing, modality, labels = model_facts(mid)
+        official = OFFICIAL_LAYOUTS.get(mid, Layout((64, 64, 64), spacing, 4, max_features=64))
         layout = replace(TINY, spacing_mm=official.spacing_mm) if tiny else official
-        modality = "mr" if 850 <= mid <= 853 else "ct"
-        folder = write_random_model(weights_dir, specs[mid], layout=layout, modality=modality, seed=seed + offset)
-        folders.append(folder)
+        spec = specs[mid]
+        folds = 1 if spec.folds is None or spec.folds == ("0",) else len(spec.folds)
+        folds = 2 if spec.folds is None else folds  # nnUNetv2_predict takes every fold found: give it two
+        folders.append(write_random_model(weights_dir, spec, layout=layout, modality=modality, seed=seed + offset,
+                                          labels=labels, folds=folds))
     return folders
 
 
-def _checkpoint(network: nn.Module, spec: ModelSpec, plans: dict, dataset: dict) -> dict:
+def _checkpoint(network: nn.Module, spec: ModelSpec, plans: dict, dataset: dict, fold: int = 0) -> dict:
     """The keys and value types nnU-Net's trainer saves (numpy scalars and a torch.device included)."""
     return {
         "network_weights": OrderedDict(network.state_dict()),
@@ -164,7 +214,7 @@ def _checkpoint(network: nn.Module, spec: ModelSpec, plans: dict, dataset: dict)
                     "train_losses": [np.float64(-0.5)], "lrs": [0.01], "epoch_start_timestamps": [0.0]},
         "_best_ema": np.float64(0.5),
         "current_epoch": 1,
-        "init_args": {"plans": plans, "configuration": spec.configuration, "fold": 0, "dataset_json": dataset,
+        "init_args": {"plans": plans, "configuration": spec.configuration, "fold": fold, "dataset_json": dataset,
                       "device": torch.device("cpu")},
         "trainer_name": spec.trainer,
         "inference_allowed_mirroring_axes": (0, 1, 2),

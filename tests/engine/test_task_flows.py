@@ -1,0 +1,106 @@
+"""The official task flows on the real CT with tiny seeded weights: which rough model each crop rule
+runs, the nested and refining runs, auxiliary labels, empty crops, --fast refusals, single-model ids.
+(Identity with the official tool over every open task: benchmarks/task_parity.py.)"""
+
+import numpy as np
+import pytest
+
+from totalseg.engine.pipeline import RunOptions
+from totalseg.engine.segment import SegmentRequest, needed_models, segment_volume
+from totalseg.errors import InputError
+from totalseg.imaging.volume import Volume
+from totalseg.models.model import load_model
+from totalseg.models.store import WeightsStore
+from totalseg.models.tasks import get_task
+
+
+@pytest.fixture(scope="module")
+def recording_load(tiny_weights):
+    store = WeightsStore(tiny_weights)
+    calls = []
+
+    def load(spec):
+        calls.append(spec.model_id)
+        return load_model(store.model_dir(spec))
+
+    load.calls = calls
+    return load
+
+
+@pytest.fixture(scope="module")
+def block(ct_small):
+    """12 x 12 x 8 voxels (3 mm) of the real CT: small enough for the 0.5 mm tasks."""
+    return Volume(ct_small.array[54:66, 44:56, 11:19], affine=ct_small.affine, header=ct_small.header)
+
+
+@pytest.mark.parametrize(("task", "robust", "models"), [
+    ("lung_vessels", False, [297, 117]),  # robust by its own rule: the 3 mm rough model
+    ("cerebral_bleed", False, [298, 150]),
+    ("cerebral_bleed", True, [297, 150]),  # --robust_crop
+    ("liver_segments_mr", False, [852, 576]),  # MR tasks crop with total_mr at 3 mm
+    ("abdominal_muscles", False, [300, 952]),  # body classes: the 6 mm body model
+    ("teeth", False, [298, 115, 113]),  # a nested task: craniofacial_structures, itself cropped
+    ("vertebrae_pp_refined", False, [305, 803]),  # vertebrae_body first, for the refinement
+    ("headneck_muscles", False, [298, 778, 779]),
+    ("breasts", False, [527]),
+])
+def test_each_rule_runs_the_official_models_in_order(task, robust, models, block, recording_load):
+    request = SegmentRequest(get_task(task), robust_crop=robust)
+    assert [m.model_id for m in needed_models(request)] == models
+    recording_load.calls.clear()
+    labels = segment_volume(block, request, recording_load)
+    ran = list(dict.fromkeys(recording_load.calls))
+    assert ran == models or (ran == models[:len(ran)] and not labels.array.any())  # empty crop: task skipped
+    assert labels.array.shape == block.shape and labels.array.dtype == np.uint8
+
+
+def test_an_empty_crop_gives_empty_labels_without_running_the_task(block, recording_load, monkeypatch):
+    from totalseg.engine import segment as flow
+
+    monkeypatch.setattr(flow, "_mask_of", lambda labels, task, names: np.zeros(labels.array.shape, bool))
+    recording_load.calls.clear()
+    labels = segment_volume(block, SegmentRequest(get_task("liver_vessels")), recording_load)
+    assert not labels.array.any() and set(recording_load.calls) == {298}
+
+
+def test_auxiliary_labels_are_removed_and_single_models_keep_their_ids(block, tiny_weights):
+    """kidney_cysts' model predicts kidneys (3, 4) to help itself: the output holds only 1 and 2."""
+    store = WeightsStore(tiny_weights)
+    load = lambda spec: load_model(store.model_dir(spec))  # noqa: E731
+    task = get_task("kidney_cysts")
+    assert task.aux_labels == (3, 4) and set(task.classes) == {1, 2}
+    raw = segment_volume(block, SegmentRequest(task.__class__(**{**task.__dict__, "aux_labels": ()})), load)
+    cleaned = segment_volume(block, SegmentRequest(task), load)
+    assert {3, 4} & set(np.unique(raw.array)), "the seeded model never predicts an auxiliary label"
+    assert set(np.unique(cleaned.array)) <= {0, 1, 2}
+    keep = ~np.isin(raw.array, [3, 4])
+    assert np.array_equal(cleaned.array[keep], raw.array[keep])
+
+
+def test_fast_is_refused_where_the_official_tool_refuses_it_and_ignored_elsewhere():
+    with pytest.raises(InputError, match="^task cerebral_bleed does not work with option --fast$"):
+        get_task("cerebral_bleed", "fast")
+    assert get_task("lung_vessels", "fast").models == get_task("lung_vessels").models
+    assert get_task("vertebrae_mr", "fastest").models[0].model_id == 756
+    assert get_task("body", "fastest").models[0].model_id == 300  # fastest falls back to fast
+
+
+def test_total_v3_small_runs_the_resenc_plans():
+    big, small = get_task("total_v3", "fast"), get_task("total_v3", "fast", model_size="small")
+    assert big.models[0].model_subdir.endswith("__nnUNetPlans__3d_fullres")
+    assert small.models[0].model_subdir.endswith("__nnUNetResEncUNetLPlans_8__3d_fullres")
+    assert get_task("total_v3").classes[26] == "vertebrae_L6"
+    assert get_task("total_v3").models[1].labels[2] == "vertebrae_L6"
+
+
+def test_fold_ensembles_and_configurations_are_in_the_specs():
+    assert get_task("pleural_pericard_effusion").models[0].folds is None  # every fold found
+    assert get_task("aorta_annulus").models[0].folds == ("0", "1", "2", "3", "4")
+    assert get_task("teeth").models[0].configuration == "3d_lowres_high"
+    assert get_task("liver_lesions").models[0].configuration == "3d_fullres_high"
+
+
+def test_run_options_reach_the_rough_run(block, recording_load):
+    request = SegmentRequest(get_task("hip_implant"), options=RunOptions(resampling_order=0))
+    labels = segment_volume(block, request, recording_load)
+    assert labels.array.shape == block.shape
