@@ -6,7 +6,7 @@ import streamlit as st
 import torch
 
 from totalseg.models.store import WeightsStore
-from totalseg.models.tasks import MODES, get_task
+from totalseg.models.tasks import MODES, TASK_NAMES, get_task
 from totalseg.ui.case import Case, RunChoice, open_case, segment_case
 from totalseg.ui.config import AppConfig
 from totalseg.ui.inputs import resolve_server_file, save_upload, server_files
@@ -14,7 +14,8 @@ from totalseg.ui.jobs import DONE, FAILED, Job
 from totalseg.ui.progress import estimate_tiles
 from totalseg.ui.views import session
 
-TASKS = {"total": "CT: total (117 structures)", "total_mr": "MR: total_mr (50 structures)"}
+TASKS = {name: f"{get_task(name).modality.upper()}: {name} ({len(get_task(name).classes)} structures"
+         f"{', licensed' if get_task(name).license else ''})" for name in TASK_NAMES if get_task(name).usable}
 MODE_HELP = {"full": "1.5 mm, 5 models (CT) / 2 models (MR)", "fast": "3 mm, one model", "fastest": "6 mm, one model"}
 
 
@@ -93,7 +94,7 @@ def _describe(case: Case) -> None:
 def _run_form(case: Case, config: AppConfig) -> None:
     with st.form("run"):
         cols = st.columns(3)
-        default_task = 1 if case.modality == "mr" else 0
+        default_task = list(TASKS).index("total_mr" if case.modality == "mr" else "total")
         task = cols[0].selectbox("Task", list(TASKS), index=default_task, format_func=TASKS.get, key="task")
         mode = cols[1].radio("Mode", MODES, index=MODES.index("fast"), horizontal=True, key="mode",
                              help="; ".join(f"{m}: {h}" for m, h in MODE_HELP.items()))
