@@ -9,9 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from totalseg.models.license import ACADEMIC_LICENSE_URL as LICENSE_URL
 from totalseg.models.tasks import MODES, TASK_NAMES, Task, catalog, get_task
-
-LICENSE_URL = "https://backend.totalsegmentator.com/license-academic/"
 
 
 def register(subparsers) -> None:

@@ -12,6 +12,7 @@ from dataclasses import replace
 from tqdm import tqdm
 
 from totalseg.engine.segment import SegmentRequest, needed_models
+from totalseg.models.license import LicenseAccess
 from totalseg.models.store import WeightsStore, download_flags
 from totalseg.models.tasks import TASK_NAMES, Task, catalog, get_task
 from totalseg.settings import Settings
@@ -43,7 +44,8 @@ def register(subparsers) -> None:
 
 
 def _store() -> WeightsStore:
-    return WeightsStore(Settings.from_env().weights_dir)
+    settings = Settings.from_env()
+    return WeightsStore(settings.weights_dir, license_access=LicenseAccess.from_env(home_dir=settings.home_dir))
 
 
 def run_download(args: argparse.Namespace) -> int:
