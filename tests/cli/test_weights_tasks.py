@@ -56,3 +56,12 @@ def test_a_task_download_brings_its_crop_model(tmp_path, mirror, monkeypatch, ca
 def test_a_task_without_fast_models_refuses_fast_downloads(capsys):
     assert main(["weights", "download", "-ta", "cerebral_bleed", "-f"]) == 2
     assert "task cerebral_bleed does not work with option --fast" in capsys.readouterr().err
+
+
+def test_a_task_without_an_official_download_says_so_without_network(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TOTALSEG_WEIGHTS_PATH", str(tmp_path / "weights"))
+    monkeypatch.setattr("socket.socket.connect", lambda *a: (_ for _ in ()).throw(AssertionError("network")))
+    assert main(["weights", "download", "-ta", "total_highres_test"]) == 2
+    err = capsys.readouterr().err
+    assert "the official tool publishes no download for it" in err and "3d_fullres_high there by hand" in err
+    assert len(err.strip().splitlines()) == 1

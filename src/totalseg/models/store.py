@@ -71,6 +71,8 @@ class WeightsStore:
                 f"model {spec.model_id} ({spec.folder}) in {self.weights_dir} is {problem}; it is a licensed model: "
                 f"run `totalseg license set KEY` ({GET_A_KEY}), then `totalseg weights download {flags}`"
             )
+        if spec.release is None:
+            raise WeightsError(self._no_download(spec, problem))
         fix = f"run `totalseg weights download {flags}`, or " if flags else ""
         raise WeightsError(
             f"model {spec.model_id} ({spec.folder}) in {self.weights_dir} is {problem}; "
@@ -118,7 +120,13 @@ class WeightsStore:
                 installed.append(self._download_one(spec, progress=progress, base_url=base_url))
         return installed
 
+    def _no_download(self, spec: ModelSpec, problem: str) -> str:
+        return (f"model {spec.model_id} ({spec.folder}) in {self.weights_dir} is {problem}; the official tool "
+                f"publishes no download for it: place its folder {spec.folder}/{spec.model_subdir} there by hand")
+
     def _download_one(self, spec: ModelSpec, *, progress: bool, base_url: str | None) -> Path:
+        if spec.release is None and not spec.license_server:
+            raise WeightsError(self._no_download(spec, "not installed"))
         if spec.license_server:
             access = self.license_access or LicenseAccess.from_env()
             url = f"the licence server {access.server}"
