@@ -105,6 +105,7 @@ FOLDER_MOVES = {
     "batch/folder.py",  # a staged case folder replaces the previous one
     "transfer/archive.py",  # an extracted folder replaces the previous install
     "transfer/download.py",  # a resumed .part file becomes the download once its checksum matches
+    "models/license.py",  # a licence-server .part download becomes the zip once its length matches
 }
 
 
