@@ -78,7 +78,7 @@ def test_ray_batch_survives_a_killed_worker_and_resumes(cluster, ray_scans, tiny
     rows = {r["case"]: r for r in pq.read_table(out / "results.parquet").to_pylist()}
     assert len(rows) == 9 and rows["broken"]["status"] == "error" and "broken.nii.gz" in rows["broken"]["error"]
     workers = {int(rows[f"c{i}"]["worker"].rsplit(":", 1)[1]) for i in range(8)}
-    # the killed worker's case went to the actor Ray restarted, which finished it
+    # the killed worker's case went to the actor that replaced it, which finished it
     assert workers - killed["before"], (workers, killed)
     first = nib.load(out / "c0" / "segmentations.nii.gz").get_fdata()
     assert np.array_equal(first, nib.load(out / "c3" / "segmentations.nii.gz").get_fdata())  # same input
