@@ -15,6 +15,7 @@ import nibabel as nib
 import torch
 from tqdm import tqdm
 
+from totalseg.anatomy.v1_order import reorder_like_v1
 from totalseg.engine.devices import device_from_name
 from totalseg.engine.pipeline import RunOptions
 from totalseg.engine.precision import PRECISIONS
@@ -77,6 +78,9 @@ def segment(
     keep_models: bool = True,
     no_derived_masks: bool = False,
     model_size: str = "big",
+    remove_small_blobs: bool | float = False,
+    v1_order: bool = False,
+    skip_saving: bool = False,
     license_number: str | None = None,
 ) -> nib.Nifti1Image:
     """Segment a CT or MR image with the official TotalSegmentator models.
@@ -127,10 +131,15 @@ def segment(
         statistics_include_incomplete: also measure structures within 3 voxels of the border.
         statistics_aggregation: ``mean`` (default) or ``median`` intensity.
         clinical: write ``clinical.json`` (bone density at L1, liver fat, organ volumes, aorta).
-        preview: write ``preview.png`` (three slices with coloured overlays and a legend).
+        preview: write ``preview_<task>.png`` (three slices with coloured overlays and a legend).
         no_derived_masks: with task ``body`` and per-class output, do not add ``body.nii.gz``
             (trunk and extremities) and ``skin.nii.gz``.
         model_size: ``small`` runs the smaller ResEnc models of ``total_v3``.
+        remove_small_blobs: remove every structure's connected components of at most this many mm3
+            (``True``: 200) on the model grid, as the official ``--remove_small_blobs``.
+        v1_order: task ``total``: the multilabel output (``ml``, and the returned image) numbers the
+            structures as TotalSegmentator v1 did; structures v1 lacks are dropped.
+        skip_saving: write no segmentation, only the reports asked for (statistics, ...).
         keep_models: keep the loaded models for the next call in this process (batch runs, the
             web app); ``False`` loads each model when its turn comes and frees it after, which
             lowers the peak memory of a multi-model task (the ``totalseg`` command segments one
@@ -163,6 +172,7 @@ def segment(
     request = _request(task, fast, fastest, roi_subset_robust if robust else roi_subset, body_seg, force_split,
                        resampling_order, precision, model_dir, folds, step_size,
                        robust_crop=robust_crop or robust, model_size=model_size)
+    request = replace(request, remove_small_blobs_mm3=_small_blobs_mm3(remove_small_blobs))
     if request.task.license:
         require_license(settings.home_dir, request.task.name)
     if request.task.info and not quiet:
@@ -171,7 +181,7 @@ def segment(
     torch_device = device_from_name(device)
     measures = MeasureOptions(statistics, statistics_extra, statistics_include_incomplete, statistics_aggregation,
                               clinical, preview, fast=fast)
-    reports = measures.targets(plan.folder if plan is not None else None)
+    reports = measures.targets(plan.folder if plan is not None else None, request.task.name)
     grid = ModelGridCapture() if "statistics" in reports and fast else None
     vol = series.volume if series is not None else input if isinstance(input, Volume) else read_volume(input)
     check_image_size(_source_name(input), vol.shape)
@@ -186,8 +196,11 @@ def segment(
         labels = segment_volume(vol, request, load, progress=_TileBar(bar, on_tile), on_model_grid=grid)
     stage("write")
     classes = request.output_classes
-    if plan is not None:
-        written = write_outputs(labels, classes, plan, series)
+    ml_labels, ml_classes = labels, classes
+    if v1_order and request.task.name == "total":
+        ml_labels, ml_classes = reorder_like_v1(labels, classes)
+    if plan is not None and not skip_saving:
+        written = write_outputs(labels, classes, plan, series, ml=(ml_labels, ml_classes))
         if "body_derived_masks" in request.task.postprocess and plan.nifti is not None and not plan.nifti_ml \
                 and not no_derived_masks:
             written += write_derived_body_masks(vol, labels, request.task.classes, plan.nifti)
@@ -195,7 +208,7 @@ def segment(
             print(f"Wrote {', '.join(str(path) for path in written)}", file=sys.stderr)
     write_reports(vol, labels, classes, measures, reports, modality=request.task.modality, model_grid=grid,
                   title=f"totalseg {request.task.name}")
-    return add_label_map_to_nifti(labels.to_nifti(dtype="uint8"), classes)
+    return add_label_map_to_nifti(ml_labels.to_nifti(dtype="uint8"), ml_classes)
 
 
 class _TileBar:
@@ -212,6 +225,16 @@ class _TileBar:
         self.bar.update()
         if self.on_tile is not None:
             self.on_tile()
+
+
+def _small_blobs_mm3(value: bool | float) -> float | None:
+    """``--remove_small_blobs``: off, the official 200 mm3, or a positive size."""
+    if value is False or value is None:
+        return None
+    size = 200.0 if value is True else float(value)
+    if not size > 0:
+        raise InputError(f"--remove_small_blobs takes a positive size in mm3, got {value}")
+    return size
 
 
 def _request(task, fast, fastest, roi_subset, body_seg, force_split, order, precision, model_dir, folds=None,

@@ -267,3 +267,29 @@ def test_console_script_entry_point(tmp_path):
     cmd = [exe, "--version"] if isinstance(exe, str) else [*exe, "--version"]
     result = subprocess.run(cmd, capture_output=True, text=True)
     assert result.returncode == 0 and "totalseg" in result.stdout
+
+
+def test_v1_order_skip_saving_and_small_blobs_flags(env, ct_small_path, tmp_path):
+    from totalseg.anatomy.class_maps import class_map
+    from totalseg.io.nifti_ext import load_label_map
+
+    v2 = tmp_path / "v2.nii.gz"
+    v1 = tmp_path / "v1.nii.gz"
+    assert main(["segment", "-i", str(ct_small_path), "-o", str(v2), "--fast", "--ml", "-q", "-d", "cpu"]) == 0
+    assert main(["segment", "-i", str(ct_small_path), "-o", str(v1), "--fast", "--ml", "-v1o", "-q", "-d", "cpu"]) == 0
+    a, b = np.asanyarray(nib.load(v2).dataobj), np.asanyarray(nib.load(v1).dataobj)
+    assert load_label_map(nib.load(v1)) == class_map("total_v1")
+    total, old = class_map("total"), class_map("total_v1")
+    for name in ("liver", "spleen", "aorta"):  # the same voxels under v1's number
+        v2_id = next(i for i, n in total.items() if n == name)
+        v1_id = next(i for i, n in old.items() if n == name)
+        assert np.array_equal(a == v2_id, b == v1_id)
+    stats_only = tmp_path / "stats_only"
+    assert main(["segment", "-i", str(ct_small_path), "-o", str(stats_only), "--fast", "-ss", "-s", "-q",
+                 "-d", "cpu"]) == 0
+    assert sorted(p.name for p in stats_only.iterdir()) == ["statistics.json"]
+    cleaned = tmp_path / "rmb.nii.gz"
+    assert main(["segment", "-i", str(ct_small_path), "-o", str(cleaned), "--fast", "--ml", "-rmb", "-q",
+                 "-d", "cpu"]) == 0
+    c = np.asanyarray(nib.load(cleaned).dataobj)
+    assert (c != 0).sum() < (a != 0).sum() and np.all((c == 0) | (c == a))  # only removals

@@ -104,3 +104,39 @@ def test_run_options_reach_the_rough_run(block, recording_load):
     request = SegmentRequest(get_task("hip_implant"), options=RunOptions(resampling_order=0))
     labels = segment_volume(block, request, recording_load)
     assert labels.array.shape == block.shape
+
+
+def test_remove_small_blobs_cleans_the_task_not_the_crop_run(block, tiny_weights, monkeypatch):
+    """--remove_small_blobs runs on the model grid with the official float32 voxel volume, for the task only."""
+    from totalseg.engine import pipeline
+
+    store = WeightsStore(tiny_weights)
+    load = lambda spec: load_model(store.model_dir(spec))  # noqa: E731
+    seen = []
+    original = pipeline.remove_small_blobs_per_label
+
+    def spy(labels, ids, *, min_voxels):
+        seen.append((len(list(ids)), float(min_voxels), min_voxels.dtype))
+        return original(labels, ids, min_voxels=min_voxels)
+
+    monkeypatch.setattr(pipeline, "remove_small_blobs_per_label", spy)
+    task = get_task("lung_vessels")  # cropped with the 3 mm total model first
+    plain = segment_volume(block, SegmentRequest(task), load)
+    assert seen == [] and plain.array.any()
+    cleaned = segment_volume(block, SegmentRequest(task, remove_small_blobs_mm3=1e9), load)
+    voxel = np.prod(np.float32(task.spacing_mm))  # the model grid's float32 voxel volume
+    assert seen == [(4, pytest.approx(1e9 / voxel), np.float32)]  # once: the task, not the rough run
+    assert not cleaned.array.any()  # every component is smaller than 1e9 mm3
+
+
+def test_v1_order_renumbers_by_name():
+    from totalseg.anatomy.class_maps import class_map
+    from totalseg.anatomy.v1_order import reorder_like_v1
+    from totalseg.imaging.volume import LabelVolume
+
+    total, v1 = class_map("total"), class_map("total_v1")
+    ids = np.array(sorted(total), np.uint8).reshape(1, 1, -1)
+    out, names = reorder_like_v1(LabelVolume(ids, affine=np.eye(4)), total)
+    assert names == v1
+    for v2_id, v1_id in zip(ids.ravel(), out.array.ravel()):
+        assert (v1.get(int(v1_id)) == total[int(v2_id)]) if v1_id else total[int(v2_id)] not in v1.values()

@@ -46,7 +46,7 @@ def test_cli_writes_all_three_reports_beside_the_multilabel_file(env, small_ct, 
     ml = tmp_path / "seg.nii.gz"
     assert main(["segment", "-i", str(small_ct), "-o", str(ml), "--fast", "--ml", "--statistics", "--clinical",
                  "--preview", "-q", "-d", "cpu"]) == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["clinical.json", "preview.png", "seg.nii.gz",
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clinical.json", "preview_total.png", "seg.nii.gz",
                                                           "statistics.json"]
     # A 3 mm RAS input: the model grid is the input grid, so the file equals the statistics of the output.
     img = nib.load(small_ct)
@@ -57,7 +57,7 @@ def test_cli_writes_all_three_reports_beside_the_multilabel_file(env, small_ct, 
     clinical = json.loads((tmp_path / "clinical.json").read_text())
     assert set(clinical) == {"contrast_phase", "measurements", "disclaimer"}
     assert {m["status"] for m in clinical["measurements"].values()} <= {"measured", "not measurable"}
-    with Image.open(tmp_path / "preview.png") as png:
+    with Image.open(tmp_path / "preview_total.png") as png:
         assert png.format == "PNG" and png.width == 3 * 400 + 4 * 8  # 192 x 192 x 90 mm: x and y span 400 px
 
 
@@ -101,7 +101,7 @@ def test_bad_requests(env, ct_small_path, tmp_path, capsys):
 def test_targets():
     folder = MeasureOptions(statistics=True, clinical=True, preview=True).targets(Path("out"))
     assert {k: v.name for k, v in folder.items()} == {"statistics": "statistics.json", "clinical": "clinical.json",
-                                                     "preview": "preview.png"}
+                                                     "preview": "preview_total.png"}
     assert MeasureOptions().targets(None) == {}
     custom = MeasureOptions(statistics="elsewhere/s.json").targets(None)
     assert custom["statistics"].is_absolute() and custom["statistics"].name == "s.json"

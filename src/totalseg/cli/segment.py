@@ -48,6 +48,12 @@ def add_segment_options(p: argparse.ArgumentParser, *, verbose_help: str = argpa
                      help="as --roi_subset, cropped with the 3 mm model (more robust, slower)")
     p.add_argument("-rc", "--robust_crop", action="store_true",
                    help="crop (--roi_subset and the tasks that crop) with the 3 mm model instead of the 6 mm one")
+    p.add_argument("-rmb", "--remove_small_blobs", nargs="?", const=200.0, default=False, type=float, metavar="MM3",
+                   help="remove each structure's connected components of at most MM3 mm3 (default 200)")
+    p.add_argument("-v1o", "--v1_order", action="store_true",
+                   help="task total: number the multilabel file's structures as v1 did (v2-only ones dropped)")
+    p.add_argument("-ss", "--skip_saving", action="store_true",
+                   help="write no segmentation, only the reports asked for (e.g. -s statistics)")
     p.add_argument("-ndm", "--no_derived_masks", action="store_true",
                    help="task body: do not add body.nii.gz and skin.nii.gz to the per-class masks")
     p.add_argument("-bs", "--body_seg", action="store_true", help="crop to the body first (CT)")
@@ -93,7 +99,7 @@ def _add_measure_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--clinical", action="store_true",
                    help="write clinical.json: L1 bone density, liver fat, organ volumes, aorta diameter")
     p.add_argument("-p", "--preview", action="store_true",
-                   help="write preview.png: axial, coronal and sagittal slices with coloured masks")
+                   help="write preview_<task>.png: axial, coronal and sagittal slices with coloured masks")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -118,7 +124,8 @@ def run(args: argparse.Namespace) -> int:
         source, args.output, task=args.task, fast=args.fast, fastest=args.fastest, ml=args.ml,
         roi_subset=args.roi_subset, roi_subset_robust=args.roi_subset_robust, robust_crop=args.robust_crop,
         body_seg=args.body_seg, force_split=args.force_split, no_derived_masks=args.no_derived_masks,
-        model_size=args.model_size,
+        model_size=args.model_size, remove_small_blobs=args.remove_small_blobs, v1_order=args.v1_order,
+        skip_saving=args.skip_saving,
         resampling_order=args.resampling_order, device=args.device, quiet=args.quiet,
         model_dir=args.model_dir, folds=args.folds, step_size=args.step_size, precision=args.precision,
         download=not args.no_download, license_number=args.license_number,

@@ -16,9 +16,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from totalseg.engine.inference import TileProgress, predict_image
-from totalseg.engine.postprocess import keep_largest_blob, remove_labels, remove_small_blobs
+from totalseg.engine.postprocess import (
+    keep_largest_blob,
+    remove_labels,
+    remove_small_blobs,
+    remove_small_blobs_per_label,
+)
 from totalseg.engine.reader_view import reader_view
-from totalseg.engine.vertebrae import postprocess_vertebrae_pp
+from totalseg.engine.vertebrae import postprocess_vertebrae_pp, voxel_volume_mm3
 from totalseg.errors import WeightsError
 from totalseg.imaging.crop import crop, margin_in_voxels, mask_bbox, uncrop
 from totalseg.imaging.orientation import to_canonical
@@ -59,6 +64,7 @@ def run_task(
     only_models: Sequence[int] | None = None,
     progress: TileProgress | None = None,
     on_model_grid: ModelGridCallback | None = None,
+    small_blobs_mm3: float | None = None,
 ) -> LabelVolume:
     """Labels of ``task`` on the grid of ``vol`` (uint8, global label ids of ``task.classes``).
 
@@ -80,7 +86,7 @@ def run_task(
     )
     models = [m for m in task.models if only_models is None or m.model_id in only_models]
     labels = _predict_models(model_grid, _header_zooms(model_grid, task), task, models, load, options, progress)
-    labels = model_grid_steps(labels, task, header_zooms(model_grid.affine))
+    labels = model_grid_steps(labels, task, header_zooms(model_grid.affine), small_blobs_mm3=small_blobs_mm3)
     if on_model_grid is not None:
         on_model_grid(Volume(model_grid.array, affine=model_grid.affine), LabelVolume(labels, affine=model_grid.affine))
     on_canonical = resample_to_shape(LabelVolume(labels, affine=model_grid.affine), shape=canonical.shape,
@@ -194,15 +200,19 @@ def _id_range(labels: dict[int, str]) -> str:
     return f"{len(labels)} ids {min(labels, default=0)}..{max(labels, default=0)}"
 
 
-def model_grid_steps(labels: np.ndarray, task: Task, zooms) -> np.ndarray:
-    """The official steps on the model grid, in its order: auxiliary labels removed, then the
-    task's post-processing (``zooms``: the grid's voxel sizes as its NIfTI header stores them)."""
+def model_grid_steps(labels: np.ndarray, task: Task, zooms, *, small_blobs_mm3: float | None = None) -> np.ndarray:
+    """The official steps on the model grid, in its order: auxiliary labels removed, the task's
+    post-processing, then (``--remove_small_blobs``) every class's components of at most
+    ``small_blobs_mm3`` removed (``zooms``: the grid's voxel sizes as its NIfTI header stores them)."""
     if task.aux_labels:
         labels = remove_labels(labels, task.aux_labels)
     if "body_cleanup" in task.postprocess:
         labels = _clean_body(labels, task, zooms)
     if "vertebrae_pp" in task.postprocess:
         labels = postprocess_vertebrae_pp(labels, task.classes, spacing_mm=zooms)
+    if small_blobs_mm3 is not None:
+        labels = remove_small_blobs_per_label(labels, list(task.classes),
+                                              min_voxels=small_blobs_mm3 / voxel_volume_mm3(zooms))
     return labels
 
 

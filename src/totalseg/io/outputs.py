@@ -99,8 +99,12 @@ def _dicom_paths(output_types: tuple[str, ...], seg: Path, rt: Path) -> tuple[Pa
     return (seg if "dicom_seg" in output_types else None, rt if "dicom_rtstruct" in output_types else None)
 
 
-def write_outputs(labels: LabelVolume, classes: Mapping[int, str], plan: OutputPlan, series=None) -> list[Path]:
+def write_outputs(labels: LabelVolume, classes: Mapping[int, str], plan: OutputPlan, series=None,
+                  ml: tuple[LabelVolume, Mapping[int, str]] | None = None) -> list[Path]:
     """Write every output of ``plan``; DICOM outputs need the source ``series`` (a DicomSeries).
+
+    ``ml`` gives the multilabel NIfTI other labels and names than the per-class masks and DICOM
+    outputs (``--v1_order`` renumbers only the multilabel file, as the official tool does).
 
     Returns:
         The files (or, for per-class masks, the folder) written.
@@ -124,7 +128,8 @@ def write_outputs(labels: LabelVolume, classes: Mapping[int, str], plan: OutputP
     if plan.nifti is not None:
         if plan.nifti_ml:
             plan.nifti.parent.mkdir(parents=True, exist_ok=True)
-            write_multilabel(labels, plan.nifti, classes)
+            ml_labels, ml_classes = ml or (labels, classes)
+            write_multilabel(ml_labels, plan.nifti, ml_classes)
         else:
             write_class_masks(labels, plan.nifti, classes)
         written.append(plan.nifti)

@@ -1,4 +1,4 @@
-"""What ``segment()`` writes besides the masks: statistics.json, clinical.json and preview.png.
+"""What ``segment()`` writes besides the masks: statistics.json, clinical.json and preview_<task>.png.
 
 The official tool writes ``statistics.json`` into the output folder (the multilabel file's folder
 with ``--ml``, the DICOM file's folder with DICOM outputs) or to a path given to ``--statistics``;
@@ -31,8 +31,9 @@ class MeasureOptions:
     preview: bool = False
     fast: bool = False  # the official --fast rule: statistics on the model grid
 
-    def targets(self, folder: Path | None) -> dict[str, Path]:
-        """Report name -> path, checked before any work (``folder``: where the outputs go)."""
+    def targets(self, folder: Path | None, task_name: str = "total") -> dict[str, Path]:
+        """Report name -> path, checked before any work (``folder``: where the outputs go); the
+        preview has the official name ``preview_<task>.png``."""
         if self.aggregation not in AGGREGATIONS:
             raise InputError(f"statistics aggregation must be one of {', '.join(AGGREGATIONS)}, "
                              f"got {self.aggregation!r}")
@@ -47,7 +48,7 @@ class MeasureOptions:
                 raise InputError(f"{name} needs an output folder to write into; pass an output"
                                  + (" or statistics='path/statistics.json'" if name == "statistics" else ""))
             paths[name] = folder / {"statistics": "statistics.json", "clinical": "clinical.json",
-                                    "preview": "preview.png"}[name]
+                                    "preview": f"preview_{task_name}.png"}[name]
         return paths
 
 
