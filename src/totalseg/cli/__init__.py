@@ -16,7 +16,8 @@ from totalseg.errors import TotalsegError
 
 # Each module has `register(subparsers)` adding its parser with `set_defaults(handler=...)`;
 # a handler takes the parsed namespace and returns an exit code.
-_SUBCOMMAND_MODULES = ("segment", "weights", "license", "info", "evaluate", "ui", "batch", "dataset", "train")
+_SUBCOMMAND_MODULES = ("segment", "weights", "license", "info", "evaluate", "ui", "batch", "dataset", "train",
+                       "phase", "modality")
 
 
 def build_parser() -> argparse.ArgumentParser:
