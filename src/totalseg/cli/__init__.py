@@ -18,11 +18,17 @@ from totalseg.errors import TotalsegError
 # a handler takes the parsed namespace and returns an exit code.
 _SUBCOMMAND_MODULES = ("segment", "weights", "license", "info", "evaluate", "ui", "batch", "dataset", "train",
                        "phase", "modality")
+_SUBCOMMAND_MODULES += ("combine", "crop_body")
+
+_BARE_EPILOG = ("Without a COMMAND, `totalseg -i IMAGE -o OUTPUT [options]` runs `segment` with those options, "
+                "so the official TotalSegmentator command line works as it is.")
+_TOP_LEVEL_FLAGS = ("-h", "--help", "--version")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="totalseg", description="Whole-body CT/MR segmentation with TotalSegmentator weights."
+        prog="totalseg", description="Whole-body CT/MR segmentation with TotalSegmentator weights.",
+        epilog=_BARE_EPILOG,
     )
     parser.add_argument("--version", action="version", version=f"totalseg {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -42,6 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Large tensors reuse freed heap memory instead of fresh pages: about a quarter less network
     # time on CPU, same arithmetic (engine/heap.py, docs/performance.md).
     keep_freed_memory()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0].startswith("-") and argv[0] not in _TOP_LEVEL_FLAGS:
+        argv = ["segment", *argv]  # the bare official form: totalseg -i IN -o OUT [flags]
     args = build_parser().parse_args(argv)
     warnings.formatwarning = _one_line_warning
     try:
