@@ -81,6 +81,12 @@ def _official_output() -> None:
     for name, cmd in runs.items():
         out = subprocess.run([str(bin_dir / cmd[0]), *cmd[1:]], capture_output=True, text=True, check=True).stdout
         (OFFICIAL_OUTPUT / name).write_text(out)
+    import inspect
+
+    from totalsegmentator.python_api import totalsegmentator
+
+    signature = [[p.name, repr(p.default)] for p in inspect.signature(totalsegmentator).parameters.values()]
+    (OFFICIAL_OUTPUT / "python_api_signature.json").write_text(json.dumps(signature, indent=1) + "\n")
 
 
 def _task(name: str, raw: dict, default: dict, registry, m2b, models: dict) -> dict:
