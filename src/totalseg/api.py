@@ -6,6 +6,7 @@ import difflib
 import os
 import sys
 import tempfile
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -33,6 +34,7 @@ from totalseg.io.outputs import (
     write_derived_body_masks,
     write_outputs,
 )
+from totalseg.io.run_report import build_run_report, write_run_report
 from totalseg.io.writers import check_multilabel_path
 from totalseg.limits import check_image_size
 from totalseg.measure.reports import MeasureOptions, ModelGridCapture, write_reports
@@ -82,6 +84,7 @@ def segment(
     v1_order: bool = False,
     skip_saving: bool = False,
     license_number: str | None = None,
+    report: str | os.PathLike | None = None,
 ) -> nib.Nifti1Image:
     """Segment a CT or MR image with the official TotalSegmentator models.
 
@@ -140,6 +143,8 @@ def segment(
         v1_order: task ``total``: the multilabel output (``ml``, and the returned image) numbers the
             structures as TotalSegmentator v1 did; structures v1 lacks are dropped.
         skip_saving: write no segmentation, only the reports asked for (statistics, ...).
+        report: write the official run manifest (``--report run.json``: versions, device, task,
+            options, classes produced, runtime, files written) to this path.
         keep_models: keep the loaded models for the next call in this process (batch runs, the
             web app); ``False`` loads each model when its turn comes and frees it after, which
             lowers the peak memory of a multi-model task (the ``totalseg`` command segments one
@@ -156,6 +161,7 @@ def segment(
         >>> seg.get_fdata().max() <= 117  # doctest: +SKIP
         True
     """
+    started = time.monotonic()
     settings = settings or Settings.from_env()
     licensing = LicenseAccess.from_env(home_dir=settings.home_dir)
     if license_number is not None:
@@ -208,6 +214,13 @@ def segment(
             print(f"Wrote {', '.join(str(path) for path in written)}", file=sys.stderr)
     write_reports(vol, labels, classes, measures, reports, modality=request.task.modality, model_grid=grid,
                   title=f"totalseg {request.task.name}")
+    if report is not None:
+        write_run_report(build_run_report(
+            input="Nifti1Image" if isinstance(input, nib.Nifti1Image) else str(input),
+            output=None if output is None else str(output), task=request.task.name,
+            modality=request.task.modality.upper(), license_required=request.task.license, device=torch_device,
+            fast=fast, fastest=fastest, ml=ml, output_type=output_types, roi_subset=request.roi_subset,
+            classes=classes, runtime_seconds=time.monotonic() - started), Path(report))
     return add_label_map_to_nifti(ml_labels.to_nifti(dtype="uint8"), ml_classes)
 
 

@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import nibabel as nib
 import numpy as np
@@ -293,3 +294,20 @@ def test_v1_order_skip_saving_and_small_blobs_flags(env, ct_small_path, tmp_path
                  "-d", "cpu"]) == 0
     c = np.asanyarray(nib.load(cleaned).dataobj)
     assert (c != 0).sum() < (a != 0).sum() and np.all((c == 0) | (c == a))  # only removals
+
+
+def test_run_report_has_the_official_keys_and_values(env, ct_small_path, tmp_path):
+    """The official --report of the same run (tests/data/official_catalog, paths and timings blanked)."""
+    import json
+
+    official = json.loads((Path(__file__).resolve().parents[1] / "data" / "official_catalog" /
+                           "run_report_fast_roi.json").read_text())
+    report = tmp_path / "run.json"
+    assert main(["segment", "-i", str(ct_small_path), "-o", str(tmp_path / "segs"), "--fast", "-rs", "liver",
+                 "spleen", "--report", str(report), "-q", "-d", "cpu"]) == 0
+    ours = json.loads(report.read_text())
+    assert list(ours) == [*official, "totalseg_version"]
+    blank = {"input", "output", "runtime_seconds", "torch_version", "nnunetv2_version"}
+    assert {k: v for k, v in ours.items() if k in official and k not in blank} == \
+        {k: v for k, v in official.items() if k not in blank}
+    assert ours["output"] == str(tmp_path / "segs") and ours["runtime_seconds"] > 0
