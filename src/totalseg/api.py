@@ -85,6 +85,7 @@ def segment(
     skip_saving: bool = False,
     license_number: str | None = None,
     report: str | os.PathLike | None = None,
+    save_lowres: bool = False,
 ) -> nib.Nifti1Image:
     """Segment a CT or MR image with the official TotalSegmentator models.
 
@@ -143,6 +144,8 @@ def segment(
         v1_order: task ``total``: the multilabel output (``ml``, and the returned image) numbers the
             structures as TotalSegmentator v1 did; structures v1 lacks are dropped.
         skip_saving: write no segmentation, only the reports asked for (statistics, ...).
+        save_lowres: with ``fast``/``fastest``, keep the masks on the model's 3 mm / 6 mm grid
+            (in the input's axis order) instead of resampling them to the input's.
         report: write the official run manifest (``--report run.json``: versions, device, task,
             options, classes produced, runtime, files written) to this path.
         keep_models: keep the loaded models for the next call in this process (batch runs, the
@@ -178,7 +181,8 @@ def segment(
     request = _request(task, fast, fastest, roi_subset_robust if robust else roi_subset, body_seg, force_split,
                        resampling_order, precision, model_dir, folds, step_size,
                        robust_crop=robust_crop or robust, model_size=model_size)
-    request = replace(request, remove_small_blobs_mm3=_small_blobs_mm3(remove_small_blobs))
+    lowres = _lowres(save_lowres, request, output_type, ml, no_derived_masks) and (fast or fastest)
+    request = replace(request, remove_small_blobs_mm3=_small_blobs_mm3(remove_small_blobs), save_lowres=lowres)
     if request.task.license:
         require_license(settings.home_dir, request.task.name)
     if request.task.info and not quiet:
@@ -188,7 +192,7 @@ def segment(
     measures = MeasureOptions(statistics, statistics_extra, statistics_include_incomplete, statistics_aggregation,
                               clinical, preview, fast=fast)
     reports = measures.targets(plan.folder if plan is not None else None, request.task.name)
-    grid = ModelGridCapture() if "statistics" in reports and fast else None
+    grid = ModelGridCapture() if ("statistics" in reports and fast) or request.save_lowres else None
     vol = series.volume if series is not None else input if isinstance(input, Volume) else read_volume(input)
     check_image_size(_source_name(input), vol.shape)
     stage = on_stage or (lambda name: None)
@@ -212,7 +216,9 @@ def segment(
             written += write_derived_body_masks(vol, labels, request.task.classes, plan.nifti)
         if not quiet:
             print(f"Wrote {', '.join(str(path) for path in written)}", file=sys.stderr)
-    write_reports(vol, labels, classes, measures, reports, modality=request.task.modality, model_grid=grid,
+    report_image, report_labels = (grid.image, grid.labels) if request.save_lowres else (vol, labels)
+    write_reports(report_image, report_labels, classes, measures, reports, modality=request.task.modality,
+                  model_grid=grid,
                   title=f"totalseg {request.task.name}")
     if report is not None:
         write_run_report(build_run_report(
@@ -220,7 +226,7 @@ def segment(
             output=None if output is None else str(output), task=request.task.name,
             modality=request.task.modality.upper(), license_required=request.task.license, device=torch_device,
             fast=fast, fastest=fastest, ml=ml, output_type=output_types, roi_subset=request.roi_subset,
-            classes=classes, runtime_seconds=time.monotonic() - started), Path(report))
+            save_lowres=request.save_lowres, classes=classes, runtime_seconds=time.monotonic() - started), Path(report))
     return add_label_map_to_nifti(ml_labels.to_nifti(dtype="uint8"), ml_classes)
 
 
@@ -238,6 +244,21 @@ class _TileBar:
         self.bar.update()
         if self.on_tile is not None:
             self.on_tile()
+
+
+def _lowres(save_lowres: bool, request: SegmentRequest, output_type, ml: bool, no_derived_masks: bool) -> bool:
+    """``--save_lowres``, refused where the official tool refuses it (a crop) or fails (DICOM outputs,
+    body's derived masks, which need the input grid)."""
+    if not save_lowres:
+        return False
+    if request.crop is not None or request.body_seg:
+        raise InputError("save_lowres is not supported together with cropping, roi_subset, body_seg, or cascade")
+    if any(t in DICOM_OUTPUT_TYPES for t in normalize_output_types(output_type)):
+        raise InputError("--save_lowres writes NIfTI only: DICOM outputs need the series' own grid")
+    if "body_derived_masks" in request.task.postprocess and not ml and not no_derived_masks:
+        raise InputError("--save_lowres with task body: body.nii.gz and skin.nii.gz need the input grid; "
+                         "add --no_derived_masks or --ml")
+    return True
 
 
 def _small_blobs_mm3(value: bool | float) -> float | None:

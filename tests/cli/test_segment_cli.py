@@ -311,3 +311,23 @@ def test_run_report_has_the_official_keys_and_values(env, ct_small_path, tmp_pat
     assert {k: v for k, v in ours.items() if k in official and k not in blank} == \
         {k: v for k, v in official.items() if k not in blank}
     assert ours["output"] == str(tmp_path / "segs") and ours["runtime_seconds"] > 0
+
+
+def test_save_lowres_keeps_the_model_grid_in_the_input_axis_order(env, ct_small_path, tmp_path, capsys):
+    """An LPS, axis-permuted, 2.5 x 1 x 3.2 mm input: the official --fast --ml -sl output of it has
+    shape (84, 41, 32) and this affine (TotalSegmentator 2.18.0, same input)."""
+    img = nib.load(ct_small_path)
+    data = np.ascontiguousarray(np.asanyarray(img.dataobj)[::-1, :, :].transpose(1, 0, 2))
+    affine = np.eye(4)
+    affine[:3, :3] = [[0, -1, 0], [-2.5, 0, 0], [0, 0, 3.2]]
+    affine[:3, 3] = [100, 50, -20]
+    source = tmp_path / "in.nii.gz"
+    nib.save(nib.Nifti1Image(data, affine), source)
+    out = tmp_path / "low.nii.gz"
+    assert main(["segment", "-i", str(source), "-o", str(out), "--fast", "--ml", "-sl", "-q", "-d", "cpu"]) == 0
+    low = nib.load(out)
+    assert low.shape == (84, 41, 32) and low.get_data_dtype() == np.uint8
+    official = [[0, -3, 0, 99], [-3, 0, 0, 49], [0, 0, 3, -20], [0, 0, 0, 1]]
+    np.testing.assert_allclose(low.affine, official, atol=1e-4)
+    assert main(["segment", "-i", str(source), "-o", str(tmp_path / "x.nii.gz"), "--fast", "-sl", "-rs", "liver"]) == 2
+    assert "save_lowres is not supported together with cropping" in capsys.readouterr().err

@@ -53,6 +53,8 @@ def add_segment_options(p: argparse.ArgumentParser, *, verbose_help: str = argpa
                    help="remove each structure's connected components of at most MM3 mm3 (default 200)")
     p.add_argument("-v1o", "--v1_order", action="store_true",
                    help="task total: number the multilabel file's structures as v1 did (v2-only ones dropped)")
+    p.add_argument("-sl", "--save_lowres", action="store_true",
+                   help="with --fast/--fastest: keep the masks at the model's 3/6 mm instead of the input's resolution")
     p.add_argument("-rp", "--report", metavar="PATH", default=None,
                    help="write the official JSON run manifest (versions, device, task, classes, files, runtime)")
     p.add_argument("-ss", "--skip_saving", action="store_true",
@@ -128,7 +130,8 @@ def run(args: argparse.Namespace) -> int:
         roi_subset=args.roi_subset, roi_subset_robust=args.roi_subset_robust, robust_crop=args.robust_crop,
         body_seg=args.body_seg, force_split=args.force_split, no_derived_masks=args.no_derived_masks,
         model_size=args.model_size, remove_small_blobs=args.remove_small_blobs, v1_order=args.v1_order,
-        skip_saving=args.skip_saving, report=None if args.report is None else os.path.abspath(args.report),
+        skip_saving=args.skip_saving, save_lowres=args.save_lowres,
+        report=None if args.report is None else os.path.abspath(args.report),
         resampling_order=args.resampling_order, device=args.device, quiet=args.quiet,
         model_dir=args.model_dir, folds=args.folds, step_size=args.step_size, precision=args.precision,
         download=not args.no_download, license_number=args.license_number,

@@ -65,6 +65,7 @@ def run_task(
     progress: TileProgress | None = None,
     on_model_grid: ModelGridCallback | None = None,
     small_blobs_mm3: float | None = None,
+    lowres: bool = False,
 ) -> LabelVolume:
     """Labels of ``task`` on the grid of ``vol`` (uint8, global label ids of ``task.classes``).
 
@@ -89,6 +90,9 @@ def run_task(
     labels = model_grid_steps(labels, task, header_zooms(model_grid.affine), small_blobs_mm3=small_blobs_mm3)
     if on_model_grid is not None:
         on_model_grid(Volume(model_grid.array, affine=model_grid.affine), LabelVolume(labels, affine=model_grid.affine))
+    if lowres:  # --save_lowres: the model grid, back in the input's axis order (no crop is allowed)
+        on_grid = LabelVolume(labels, affine=model_grid.affine)
+        return on_grid if how is None else how.undo_on_grid(on_grid)
     on_canonical = resample_to_shape(LabelVolume(labels, affine=model_grid.affine), shape=canonical.shape,
                                      affine=canonical.affine)
     result = on_canonical if how is None else how.undo(on_canonical)

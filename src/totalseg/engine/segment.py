@@ -32,6 +32,7 @@ class SegmentRequest:
     ``robust_crop`` crops with the 3 mm total model instead of the 6 mm one (``--robust_crop``,
     ``--roi_subset_robust``); tasks that always do are marked in their crop rule.
     ``remove_small_blobs_mm3`` (``--remove_small_blobs``) cleans the task's labels, not the crop runs'.
+    ``save_lowres`` keeps the labels on the model grid (``--save_lowres``; no crop, ROI or body crop).
     """
 
     task: Task
@@ -40,6 +41,7 @@ class SegmentRequest:
     options: RunOptions = RunOptions()
     robust_crop: bool = False
     remove_small_blobs_mm3: float | None = None
+    save_lowres: bool = False
 
     @property
     def output_classes(self) -> dict[int, str]:
@@ -103,6 +105,7 @@ def segment_volume(
     labels = run_task(
         vol, task, load, options=opts, crop_mask=crop_mask, crop_margin_mm=margin, only_models=only,
         progress=progress, on_model_grid=on_model_grid, small_blobs_mm3=request.remove_small_blobs_mm3,
+        lowres=request.save_lowres,
     )
     array = labels.array
     if refine_with is not None:

@@ -29,6 +29,15 @@ class Reorientation:
         back = ornt.ornt_transform(ornt.axcodes2ornt("RAS"), self.to_canonical_codes)
         return canonical.with_data(ornt.apply_orientation(canonical.array, back), affine=self.affine)
 
+    def undo_on_grid(self, canonical: Volume) -> Volume:
+        """A canonical volume on another grid (a lower resolution) back in the input's axis order,
+        its affine rewritten as nibabel's ``as_reoriented`` does (world coordinates unchanged)."""
+        if self.is_identity:
+            return canonical
+        back = ornt.ornt_transform(ornt.axcodes2ornt("RAS"), self.to_canonical_codes)
+        affine = canonical.affine @ ornt.inv_ornt_aff(back, canonical.shape)
+        return canonical.with_data(ornt.apply_orientation(canonical.array, back), affine=affine)
+
     @property
     def to_canonical_codes(self) -> np.ndarray:
         return self.to_canonical
