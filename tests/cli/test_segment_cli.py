@@ -331,3 +331,20 @@ def test_save_lowres_keeps_the_model_grid_in_the_input_axis_order(env, ct_small_
     np.testing.assert_allclose(low.affine, official, atol=1e-4)
     assert main(["segment", "-i", str(source), "-o", str(tmp_path / "x.nii.gz"), "--fast", "-sl", "-rs", "liver"]) == 2
     assert "save_lowres is not supported together with cropping" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("flags", "why"), [
+    (["-ho"], "--higher_order_resampling: not supported by totalseg yet"),
+    (["--high_order_resampling_LEGACY"], "--higher_order_resampling_LEGACY: not supported by totalseg yet"),
+    (["-sp", "probs.npz"], "--save_probabilities: not supported by totalseg yet"),
+    (["-r"], "--radiomics: not supported by totalseg yet"),
+    (["-t", "project"], "--nora_tag: a hook of the official tool's own imaging platform"),
+    (["--test", "1"], "--test: a hook of the official tool's own unit tests"),
+    (["-cp", "masks"], "--crop_path: a deprecated path"),
+])
+def test_official_options_not_carried_out_are_refused_in_one_line(flags, why, tmp_path, capsys):
+    for command in (["segment", "-i", "ct.nii.gz", "-o", str(tmp_path / "o")], ["batch", "ct.nii.gz", "-o",
+                                                                                 str(tmp_path / "b")]):
+        assert main([*command, *flags]) == 2
+        err = capsys.readouterr().err
+        assert why in err and len(err.strip().splitlines()) == 1

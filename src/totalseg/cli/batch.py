@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from totalseg.cli.segment import add_segment_options, segment_options
+from totalseg.cli.segment import add_segment_options, refuse_unsupported, segment_options
 
 
 def register(subparsers) -> None:
@@ -37,6 +37,8 @@ def run(args: argparse.Namespace) -> int:
     from totalseg.batch import cases_from_csv, cases_from_paths, run_batch
     from totalseg.errors import InputError
     from totalseg.settings import Settings
+
+    refuse_unsupported(args)
 
     if bool(args.inputs) == bool(args.case_list):
         raise InputError("give either INPUT paths or --list FILE.csv (one of them)")

@@ -11,6 +11,35 @@ from typing import Any
 from totalseg.engine.precision import PRECISIONS
 from totalseg.models.tasks import TASK_NAMES
 
+# The official TotalSegmentator options not carried out, and why (README, "Official options").
+_NOT_SUPPORTED = (
+    (("-t", "--nora_tag"), {"default": "None"}),
+    (("--test",), {"type": int, "default": 0}),
+    (("-ho", "--higher_order_resampling"), {"action": "store_true"}),
+    (("--higher_order_resampling_LEGACY", "--high_order_resampling_LEGACY"), {"action": "store_true"}),
+    (("-r", "--radiomics"), {"action": "store_true"}),
+    (("-cp", "--crop_path"), {"default": None}),
+    (("-sp", "--save_probabilities"), {"default": None}),
+    (("--debug",), {"action": "store_true"}),
+)
+_WHY = {
+    "nora_tag": "a hook of the official tool's own imaging platform (NORA); not applicable",
+    "test": "a hook of the official tool's own unit tests; not applicable",
+    "crop_path": "a deprecated path of the official tool (its code warns so); crops come from the task",
+}
+
+
+def refuse_unsupported(args: argparse.Namespace) -> None:
+    """One line for an official option totalseg does not carry out (its reason), instead of ignoring it."""
+    from totalseg.errors import InputError
+
+    defaults = {next(f for f in flags if f.startswith("--"))[2:]: kwargs.get("default", False)
+                for flags, kwargs in _NOT_SUPPORTED}
+    for name, default in defaults.items():
+        if getattr(args, name, default) != default:
+            why = _WHY.get(name, "not supported by totalseg yet")
+            raise InputError(f"--{name}: {why}; see the README's list of official options")
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -85,6 +114,9 @@ def add_segment_options(p: argparse.ArgumentParser, *, verbose_help: str = argpa
     _add_measure_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.add_argument("-v", "--verbose", action="store_true", help=verbose_help)
+    # Official options totalseg does not carry out: accepted, then refused in one line (not "unrecognized").
+    for flags, kwargs in _NOT_SUPPORTED:
+        p.add_argument(*flags, help=argparse.SUPPRESS, **kwargs)
     # Accepted for compatibility with the official command line; totalseg needs no worker threads.
     p.add_argument("-nr", "--nr_thr_resamp", type=int, default=1, help=argparse.SUPPRESS)
     p.add_argument("-ns", "--nr_thr_saving", type=int, default=None, help=argparse.SUPPRESS)
@@ -115,6 +147,7 @@ def run(args: argparse.Namespace) -> int:
     if args.list_tasks or args.list_classes:
         print(tasks_table() if args.list_tasks else classes_table(args.list_classes))
         return 0
+    refuse_unsupported(args)
     missing = [flag for flag, value in (("-i", args.input), ("-o", args.output)) if value is None]
     if missing:
         raise InputError(f"{' and '.join(missing)} required: totalseg segment -i IMAGE -o OUTPUT")
