@@ -2,9 +2,11 @@
 
 Columns: ``case``, ``input``, ``status`` (``ok``/``error``), ``error``, seconds per stage
 (``read_s``, ``load_s``, ``wait_s``, ``predict_s``, ``write_s``, ``total_s``), ``worker``,
-``finished_at`` (UTC), then, when the cases have a ``statistics.json``, two columns per structure in
-class-map order: ``<structure>_volume_mm3`` and ``<structure>_intensity`` (mean HU for CT), and
-any further numeric statistics as ``<structure>_<key>``.
+``finished_at`` (UTC), ``phase``/``phase_probability``/``pi_time`` and
+``modality``/``modality_probability`` when asked for (``--phase``, ``--modality``), then, when the
+cases have a ``statistics.json``, two columns per structure in class-map order:
+``<structure>_volume_mm3`` and ``<structure>_intensity`` (mean HU for CT), and any further numeric
+statistics as ``<structure>_<key>``.
 """
 
 from __future__ import annotations
@@ -38,8 +40,28 @@ def result_row(result: CaseResult) -> dict[str, Any]:
         row[f"{stage}_s"] = result.timings_s.get(stage)
     row["worker"] = result.worker or None
     row["finished_at"] = datetime.fromtimestamp(result.finished_at, timezone.utc) if result.finished_at else None
+    row.update(measure_columns(result.measures or {}))
     row.update(statistics_columns(result.statistics or {}))
     return row
+
+
+def measure_columns(measures: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """``phase``, ``phase_probability``, ``pi_time`` and ``modality``, ``modality_probability``
+    from the per-case measures a batch was asked for.
+
+    Examples:
+        >>> measure_columns({"phase": {"phase": "native", "probability": 1.0, "pi_time": 2.1},
+        ...                  "modality": {"modality": "ct", "probability": 0.8}})
+        {'phase': 'native', 'phase_probability': 1.0, 'pi_time': 2.1, 'modality': 'ct', 'modality_probability': 0.8}
+    """
+    columns: dict[str, Any] = {}
+    if "phase" in measures:
+        phase = measures["phase"]
+        columns.update(phase=phase["phase"], phase_probability=phase["probability"], pi_time=phase["pi_time"])
+    if "modality" in measures:
+        columns.update(modality=measures["modality"]["modality"],
+                       modality_probability=measures["modality"]["probability"])
+    return columns
 
 
 def statistics_columns(stats: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
@@ -62,7 +84,7 @@ def write_results(rows: Iterable[Mapping[str, Any]], folder: str | os.PathLike) 
     rows = list(rows)
     names = list(BASE_COLUMNS) + list(dict.fromkeys(k for row in rows for k in row if k not in BASE_COLUMNS))
     types = {"finished_at": pa.timestamp("ms", tz="UTC")}
-    for name in ("case", "input", "status", "error", "worker"):
+    for name in ("case", "input", "status", "error", "worker", "phase", "modality"):
         types[name] = pa.string()
     table = pa.table({n: pa.array([row.get(n) for row in rows], type=types.get(n, pa.float64())) for n in names})
     folder = Path(folder)

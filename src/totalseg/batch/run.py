@@ -14,7 +14,7 @@ from tqdm import tqdm
 from totalseg.batch.cases import Case
 from totalseg.batch.folder import BatchFolder
 from totalseg.batch.results import result_row, write_results
-from totalseg.batch.runner import WORKER_DIED, CaseResult, SegmentJob
+from totalseg.batch.runner import MEASURES, WORKER_DIED, CaseResult, SegmentJob
 from totalseg.cpus import usable_cpus
 from totalseg.errors import DownloadError, InputError, WeightsError
 from totalseg.settings import Settings
@@ -56,6 +56,7 @@ def run_batch(
     cpus_per_worker: float = 1,
     gpus_per_worker: float = 0,
     progress: bool = True,
+    measures: Sequence[str] = (),
 ) -> BatchSummary:
     """Segment every case into ``outdir/<case>/`` and write ``outdir/results.parquet`` and ``.csv``.
 
@@ -73,6 +74,9 @@ def run_batch(
         ray_address: run on Ray: ``auto``, ``HOST:PORT`` or ``local`` (a one-machine cluster).
         cpus_per_worker, gpus_per_worker: Ray resources of each worker.
         progress: show one progress bar with ETA and throughput.
+        measures: more per case, as columns of the results table and a JSON file in the case's
+            folder: ``phase`` (contrast phase, as ``totalseg phase``), ``modality`` (CT or MR, as
+            ``totalseg modality``).
 
     Examples:
         >>> from totalseg.batch import cases_from_paths
@@ -82,6 +86,9 @@ def run_batch(
     """
     if not cases:
         raise InputError("no cases to segment; pass image files, DICOM folders or zips, or --list FILE.csv")
+    unknown = sorted(set(measures) - set(MEASURES))
+    if unknown:
+        raise InputError(f"unknown per-case measure {', '.join(unknown)}; choose from {', '.join(MEASURES)}")
     if (workers is not None and workers < 1) or threads < 1:
         raise InputError(f"workers and threads must be at least 1, got {workers} and {threads}")
     start = time.perf_counter()
@@ -90,7 +97,7 @@ def run_batch(
     folder = BatchFolder(Path(outdir).absolute())
     with folder.open({k: v for k, v in options.items() if k not in _RUN_ONLY}):
         todo = [c for c in cases if not folder.is_done(c.name)]
-        job = SegmentJob(folder.root, options, _absolute(settings or Settings.from_env()))
+        job = SegmentJob(folder.root, options, _absolute(settings or Settings.from_env()), measures=tuple(measures))
         results: dict[str, CaseResult] = {}
         bar = tqdm(total=len(cases), initial=len(cases) - len(todo), unit="case", desc="Cases",
                    disable=not progress, dynamic_ncols=True)

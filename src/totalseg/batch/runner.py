@@ -31,6 +31,7 @@ STAGES = ("read", "load", "wait", "predict", "write")
 # Seconds per stage, then the network's forward passes (part of predict), then the whole case.
 TIMINGS = (*STAGES, "network", "total")
 ML_FILE = "segmentations.nii.gz"
+MEASURES = ("phase", "modality")  # per-case measures a batch can add (columns of the results table)
 WORKER_DIED = "WorkerDied"  # the error type of a case whose worker process died on it (set by the backends)
 STATISTICS_FILE = "statistics.json"
 
@@ -48,6 +49,7 @@ class CaseResult:
     error_type: str = ""
     timings_s: dict[str, float] = field(default_factory=dict)
     statistics: dict[str, dict[str, Any]] | None = None
+    measures: dict[str, Any] | None = None
     worker: str = ""
     finished_at: float = 0.0
 
@@ -69,12 +71,14 @@ class SegmentJob:
         options: keyword arguments of :func:`totalseg.segment` (not input, output, settings).
         settings: where the weights live.
         torch_threads: intra-op threads per worker; 0 leaves torch's default.
+        measures: per-case measures besides the segmentation (:data:`MEASURES`).
     """
 
     outdir: Path
     options: Mapping[str, Any]
     settings: Settings
     torch_threads: int = 0
+    measures: tuple[str, ...] = ()
 
 
 class CaseRunner:
@@ -124,16 +128,35 @@ class CaseRunner:
         segment(case.input, output, settings=self.job.settings, quiet=True, on_stage=clock, **options)
         stats_path = staged / STATISTICS_FILE
         stats = json.loads(stats_path.read_text(encoding="utf-8")) if stats_path.is_file() else None
-        return self._result(case, clock, statistics=stats)
+        measures = {name: self._measure(name, case, staged) for name in self.job.measures} or None
+        return self._result(case, clock, statistics=stats, measures=measures)
+
+    def _measure(self, name: str, case: Case, staged: Path) -> dict[str, Any]:
+        """``phase`` or ``modality`` of the case, as the commands compute them, also kept as JSON."""
+        from totalseg.measure.files import write_json
+
+        run = {"settings": self.job.settings, "device": self.job.options.get("device", "cpu"),
+               "download": self.job.options.get("download", True)}
+        if name == "phase":
+            from totalseg.measure.phase import get_phase
+
+            result = get_phase(case.input, **run)
+        else:
+            from totalseg.measure.modality import get_modality
+
+            result = get_modality(case.input, **run)
+        write_json(result, staged / f"{name}.json")
+        return result
 
     def _result(self, case: Case, clock: _StageClock, *, error: BaseException | None = None,
-                statistics: dict | None = None) -> CaseResult:
+                statistics: dict | None = None, measures: dict | None = None) -> CaseResult:
         message = "" if error is None else str(error) if isinstance(error, TotalsegError) else (
             f"{type(error).__name__}: {error}")
         return CaseResult(
             case=case.name, input=str(case.input), status="ok" if error is None else "error",
             error=message, error_type="" if error is None else type(error).__name__,
-            timings_s=clock.timings(), statistics=statistics, worker=self._worker, finished_at=time.time(),
+            timings_s=clock.timings(), statistics=statistics, measures=measures, worker=self._worker,
+            finished_at=time.time(),
         )
 
 

@@ -26,6 +26,10 @@ def register(subparsers) -> None:
                    help="cases in flight per worker: one predicts while others read and write (default 2)")
     p.add_argument("--ray", metavar="ADDRESS", dest="ray_address",
                    help="run on a Ray cluster: auto, HOST:PORT, or local (needs pip install 'totalseg[ray]')")
+    p.add_argument("--phase", action="store_true",
+                   help="add each CT's contrast phase (phase, phase_probability, pi_time columns; phase.json)")
+    p.add_argument("--modality", action="store_true",
+                   help="add each image's modality, CT or MR (modality, modality_probability columns; modality.json)")
     p.add_argument("--cpus-per-worker", type=float, default=1, metavar="N", help="Ray CPUs per worker (default 1)")
     p.add_argument("--gpus-per-worker", type=float, default=None, metavar="N",
                    help="Ray GPUs per worker (default 1 with --device gpu, else 0)")
@@ -50,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         cases, args.output, options=segment_options(args), settings=Settings.from_env(), workers=args.workers,
         threads=args.threads, ray_address=args.ray_address, cpus_per_worker=args.cpus_per_worker,
         gpus_per_worker=gpus, progress=not args.quiet,
+        measures=[name for name in ("phase", "modality") if getattr(args, name)],
     )
     if not args.quiet:
         print(f"{summary.ok} of {summary.total} cases done ({summary.skipped} from earlier runs), "
