@@ -35,7 +35,7 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
-from harness import BENCH_DIR, OFFICIAL_VERSION, ROOT, official_venv, offline_env
+from harness import BENCH_DIR, OFFICIAL_VERSION, ROOT, official_venv, offline_env, write_section
 
 from totalseg.anatomy.groups import GROUP_NAMES, MASK_GROUPS
 from totalseg.io.nifti_ext import add_label_map_to_nifti
@@ -214,6 +214,30 @@ def main() -> None:
     heart = sum(row.get("group") == "heart" for row in rows)
     print(f"{same}/{len(rows) - heart} identical to totalsegmentator {OFFICIAL_VERSION} "
           f"({heart} heart cases: the official command fails, totalseg merges the heart mask)")
+    write_section("companion-parity", markdown(rows, same, heart))
+
+
+def markdown(rows: list[dict], same: int, heart: int) -> str:
+    """The docs section: one row per command, its cases and how many are identical."""
+    from harness import machine
+
+    lines = ["## Companion commands against the official tool", "",
+             "`python benchmarks/companion_parity.py` (rewrites tests/data/companion_golden): `totalseg combine` "
+             "against `totalseg_combine_masks`, `totalseg crop-to-body` against `crop_to_body`, same inputs, "
+             f"CPU. Machine: {machine()}.", "",
+             "| command | cases | identical (output bytes after decompression, or the same error) | official s | "
+             "totalseg s |", "|---|---|---|---|---|"]
+    for label, is_combine in (("combine", True), ("crop-to-body", False)):
+        group = [r for r in rows if ("group" in r) == is_combine and r.get("group") != "heart"]
+        if not group:
+            continue
+        official_s, ours_s = (sum(r[key] for r in group) / len(group) for key in ("official_s", "ours_s"))
+        lines.append(f"| {label} | {len(group)} | {sum(r['identical'] for r in group)}/{len(group)} | "
+                     f"{official_s:.1f} | {ours_s:.1f} |")
+    lines += ["", f"{same} of {len(rows) - heart} cases identical. `-m heart` ({heart} cases) is left out: the "
+              "official command offers it but has no list for it and looks for masks named h, e, a, r, t; "
+              "totalseg merges the heart mask."]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
