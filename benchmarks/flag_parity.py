@@ -35,6 +35,7 @@ CASES = [
     ("-v1o --ml", ["--ml", "-v1o"], "ml", "`--v1_order` with `--ml` (v1 ids and names)"),
     ("-v1o", ["-v1o"], "folder", "`--v1_order` per class (unchanged, as official)"),
     ("-sl", ["--ml", "-sl"], "ml", "`--save_lowres` (3 mm grid, input axis order)"),
+    ("-ho", ["--ml", "-ho"], "ml", "`--higher_order_resampling` (nnU-Net resamples; logits back in boxes)"),
     ("-ss -s", ["-ss", "-s"], "stats", "`--skip_saving --statistics` (statistics.json only)"),
     ("-rp", ["--ml", "-rp"], "report", "`--report run.json` (keys and values but paths, versions, runtime)"),
 ]
@@ -107,6 +108,7 @@ def markdown(rows: list[tuple[str, str, dict]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-write", action="store_true", help="print the table, leave docs/benchmarks.md")
+    parser.add_argument("--flags", nargs="+", choices=[c[0] for c in CASES], help="default: all")
     args = parser.parse_args()
     from totalseg.models.synthetic import write_random_weights
 
@@ -117,13 +119,15 @@ def main() -> None:
     rows = []
     for label, image in (("RAS 3 mm", CT), ("LPS permuted anisotropic", lps_input())):
         for name, flags, kind, what in CASES:
+            if args.flags and name not in args.flags:
+                continue
             print(f"{name} [{label}] ...", file=sys.stderr, flush=True)
             report = run_case(flags, kind, image, official_bin, env, WORK / label.split()[0] / name.replace(" ", "_"))
             print(f"  {report}", file=sys.stderr, flush=True)
             rows.append((what, label, report))
     table = markdown(rows)
     print(table)
-    if not args.no_write:
+    if not args.no_write and not args.flags:
         write_section("flag-parity", table)
 
 

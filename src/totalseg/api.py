@@ -86,6 +86,7 @@ def segment(
     license_number: str | None = None,
     report: str | os.PathLike | None = None,
     save_lowres: bool = False,
+    higher_order_resampling: bool = False,
 ) -> nib.Nifti1Image:
     """Segment a CT or MR image with the official TotalSegmentator models.
 
@@ -146,6 +147,9 @@ def segment(
         skip_saving: write no segmentation, only the reports asked for (statistics, ...).
         save_lowres: with ``fast``/``fastest``, keep the masks on the model's 3 mm / 6 mm grid
             (in the input's axis order) instead of resampling them to the input's.
+        higher_order_resampling: leave the resampling to nnU-Net (cubic to the model's grid) and
+            bring the logits back class by class in boxes, as the official ``-ho`` does (slower,
+            smoother masks); turns ``save_lowres`` off.
         report: write the official run manifest (``--report run.json``: versions, device, task,
             options, classes produced, runtime, files written) to this path.
         keep_models: keep the loaded models for the next call in this process (batch runs, the
@@ -181,7 +185,11 @@ def segment(
     request = _request(task, fast, fastest, roi_subset_robust if robust else roi_subset, body_seg, force_split,
                        resampling_order, precision, model_dir, folds, step_size,
                        robust_crop=robust_crop or robust, model_size=model_size)
-    lowres = _lowres(save_lowres, request, output_type, ml, no_derived_masks) and (fast or fastest)
+    lowres = _lowres(save_lowres, request, output_type, ml, no_derived_masks) and (fast or fastest) \
+        and not higher_order_resampling
+    if higher_order_resampling:
+        request = replace(request, task=replace(request.task, spacing_mm=None),
+                          options=replace(request.options, cropped_logits=True))
     request = replace(request, remove_small_blobs_mm3=_small_blobs_mm3(remove_small_blobs), save_lowres=lowres)
     if request.task.license:
         require_license(settings.home_dir, request.task.name)

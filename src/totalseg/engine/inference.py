@@ -39,6 +39,7 @@ def predict_image(
     precision: str = "nnunet",
     progress: TileProgress | None = None,
     what: str = "",
+    cropped_logits: bool = False,
 ) -> np.ndarray:
     """Labels (network output channels, uint8 or uint16) of ``image``, on its own grid.
 
@@ -50,6 +51,8 @@ def predict_image(
         precision: see :class:`~totalseg.engine.predictor.SlidingWindowPredictor`.
         progress: told about the pass (all folds' tiles) and each tile.
         what: the pass's name for ``progress``.
+        cropped_logits: resample the logits back as the official ``--higher_order_resampling``
+            does (``engine.cropped_export``) instead of nnU-Net's full export.
     """
     pre = preprocess(image, spacing, model.config)
     predictor = SlidingWindowPredictor(model.network, model.config.patch_size, step=step, device=model.device,
@@ -60,12 +63,13 @@ def predict_image(
     if model.num_folds == 1 and not pre.resampled:
         labels = predictor.predict(pre.data, on_tile=on_tile)
     else:
-        labels = _labels_from_logits(predictor, model, pre, on_tile)
+        labels = _labels_from_logits(predictor, model, pre, on_tile, cropped=cropped_logits)
     return restore(labels, pre, model.config)
 
 
 @torch.inference_mode()  # the predictor's logits are inference tensors: sum them in the same mode
-def _labels_from_logits(predictor: SlidingWindowPredictor, model: Model, pre: Preprocessed, on_tile) -> np.ndarray:
+def _labels_from_logits(predictor: SlidingWindowPredictor, model: Model, pre: Preprocessed, on_tile, *,
+                        cropped: bool = False) -> np.ndarray:
     """nnU-Net's path: the folds' logits summed and divided in their own dtype, resampled back, arg-maxed."""
     total = None
     for _ in model.each_fold():  # the predictor's network, with each fold's weights in turn
@@ -73,4 +77,4 @@ def _labels_from_logits(predictor: SlidingWindowPredictor, model: Model, pre: Pr
         total = logits if total is None else total.add_(logits)
     if model.num_folds > 1:
         total /= model.num_folds
-    return logits_to_labels(total.numpy(), pre, model.config)
+    return logits_to_labels(total.numpy(), pre, model.config, cropped=cropped)

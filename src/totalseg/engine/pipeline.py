@@ -51,6 +51,7 @@ class RunOptions:
     resampling_order: int = 1
     force_split: bool = False
     precision: str = "nnunet"
+    cropped_logits: bool = False  # --higher_order_resampling's export (engine.cropped_export)
 
 
 def run_task(
@@ -160,7 +161,7 @@ def _predict(model: Model, array: np.ndarray, affine: np.ndarray, zooms: tuple[f
     NIfTI file of this array, affine and header voxel sizes."""
     view = reader_view(array, affine, zooms, model.config.image_reader)
     labels = predict_image(view.data, view.spacing, model, step=task.step_size, precision=options.precision,
-                           progress=progress, what=what)
+                           progress=progress, what=what, cropped_logits=options.cropped_logits)
     return view.labels_back(labels)
 
 

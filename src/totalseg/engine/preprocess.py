@@ -58,11 +58,18 @@ def preprocess(image: np.ndarray, spacing: Sequence[float], config: ModelConfig)
     return Preprocessed(tensor, bbox, tuple(shape), tuple(cropped.shape[1:]), spacing)
 
 
-def logits_to_labels(logits: np.ndarray, pre: Preprocessed, config: ModelConfig) -> np.ndarray:
+def logits_to_labels(logits: np.ndarray, pre: Preprocessed, config: ModelConfig, *,
+                     cropped: bool = False) -> np.ndarray:
     """nnU-Net's export: logits (C, *network grid) resampled to the cropped grid, then arg-maxed.
 
     The logits keep their dtype through the resampling (fp16 from the predictor), as nnU-Net's do.
+    ``cropped``: the official ``--higher_order_resampling`` export (``engine.cropped_export``).
     """
+    if cropped:
+        from totalseg.engine.cropped_export import cropped_logits_to_labels
+
+        return cropped_logits_to_labels(logits, pre.cropped_shape, lambda background: resample(
+            background, pre.cropped_shape, config.spacing, pre.spacing, config.logits_resampling))
     back = resample(logits, pre.cropped_shape, config.spacing, pre.spacing, config.logits_resampling)
     return back.argmax(0).astype(np.uint8 if back.shape[0] <= 255 else np.uint16)
 
