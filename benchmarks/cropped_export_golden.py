@@ -7,7 +7,8 @@ Run with the official tool's Python (its venv from ``benchmarks/harness.py``)::
 Seeded fp16 logits (few classes, blobs, anisotropic grids, up- and downsampling, separate-z) go
 through TotalSegmentator's own ``_convert_logits_to_segmentation_with_cropped_resampling`` with
 nnU-Net's ``resample_data_or_seg_to_shape`` as the plans' logits resampling; inputs and labels
-are saved to tests/data/cropped_export_golden.npz.
+are saved to tests/data/cropped_export_golden.npz. Also the LEGACY variant's label resampling
+(``resampling.resample_one_hot_crop``, order 1) on seeded label maps (keys ``legacy_*``).
 """
 
 from __future__ import annotations
@@ -50,6 +51,13 @@ def main() -> None:
         out = _convert_logits_to_segmentation_with_cropped_resampling(logits, labels, new, current, target, resample)
         arrays.update({f"logits_{i}": logits, f"labels_{i}": np.asarray(out), f"new_{i}": np.array(new),
                        f"current_{i}": np.array(current), f"target_{i}": np.array(target)})
+    from totalsegmentator.resampling import resample_one_hot_crop
+
+    for i, (grid, new) in enumerate([((12, 14, 10), (20, 30, 17)), ((16, 12, 12), (9, 10, 7)),
+                                     ((10, 16, 16), (30, 20, 24))]):
+        seg = logits_for(grid, 6, rng).argmax(0).astype(np.uint8)
+        arrays.update({f"legacy_labels_{i}": seg, f"legacy_new_{i}": np.array(new),
+                       f"legacy_out_{i}": resample_one_hot_crop(seg, new, order=1)})
     np.savez_compressed(OUT, **arrays)
     print(f"{len(CASES)} cases -> {OUT}")
 

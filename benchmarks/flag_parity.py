@@ -36,6 +36,8 @@ CASES = [
     ("-v1o", ["-v1o"], "folder", "`--v1_order` per class (unchanged, as official)"),
     ("-sl", ["--ml", "-sl"], "ml", "`--save_lowres` (3 mm grid, input axis order)"),
     ("-ho", ["--ml", "-ho"], "ml", "`--higher_order_resampling` (nnU-Net resamples; logits back in boxes)"),
+    ("LEGACY", ["--ml", "--higher_order_resampling_LEGACY"], "ml",
+     "`--higher_order_resampling_LEGACY` (labels back one at a time, linearly)"),
     ("-ss -s", ["-ss", "-s"], "stats", "`--skip_saving --statistics` (statistics.json only)"),
     ("-rp", ["--ml", "-rp"], "report", "`--report run.json` (keys and values but paths, versions, runtime)"),
 ]

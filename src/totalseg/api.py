@@ -87,6 +87,7 @@ def segment(
     report: str | os.PathLike | None = None,
     save_lowres: bool = False,
     higher_order_resampling: bool = False,
+    higher_order_resampling_LEGACY: bool = False,  # noqa: N803 - the official parameter name
 ) -> nib.Nifti1Image:
     """Segment a CT or MR image with the official TotalSegmentator models.
 
@@ -150,6 +151,8 @@ def segment(
         higher_order_resampling: leave the resampling to nnU-Net (cubic to the model's grid) and
             bring the logits back class by class in boxes, as the official ``-ho`` does (slower,
             smoother masks); turns ``save_lowres`` off.
+        higher_order_resampling_LEGACY: bring the labels back to the input grid one at a time,
+            linearly (the official LEGACY variant of ``-ho``); no effect with ``higher_order_resampling``.
         report: write the official run manifest (``--report run.json``: versions, device, task,
             options, classes produced, runtime, files written) to this path.
         keep_models: keep the loaded models for the next call in this process (batch runs, the
@@ -190,6 +193,8 @@ def segment(
     if higher_order_resampling:
         request = replace(request, task=replace(request.task, spacing_mm=None),
                           options=replace(request.options, cropped_logits=True))
+    elif higher_order_resampling_LEGACY:
+        request = replace(request, legacy_label_resampling=True)
     request = replace(request, remove_small_blobs_mm3=_small_blobs_mm3(remove_small_blobs), save_lowres=lowres)
     if request.task.license:
         require_license(settings.home_dir, request.task.name)

@@ -334,7 +334,6 @@ def test_save_lowres_keeps_the_model_grid_in_the_input_axis_order(env, ct_small_
 
 
 @pytest.mark.parametrize(("flags", "why"), [
-    (["--high_order_resampling_LEGACY"], "--higher_order_resampling_LEGACY: not supported by totalseg yet"),
     (["-sp", "probs.npz"], "--save_probabilities: not supported by totalseg yet"),
     (["-r"], "--radiomics: not supported by totalseg yet"),
     (["-t", "project"], "--nora_tag: a hook of the official tool's own imaging platform"),

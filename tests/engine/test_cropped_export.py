@@ -23,3 +23,13 @@ def test_identical_to_the_official_export(case):
     expected = GOLDEN[f"labels_{case}"]
     assert np.array_equal(labels, expected)  # (the official same-grid path returns int64; both end up in uint8)
     assert len(np.unique(expected)) > 2 or case == 3
+
+
+@pytest.mark.parametrize("case", range(3))
+def test_legacy_label_resampling_is_the_official_one(case):
+    from totalseg.engine.label_resampling import one_hot_crop_resample
+
+    labels, new = GOLDEN[f"legacy_labels_{case}"], GOLDEN[f"legacy_new_{case}"]
+    expected = GOLDEN[f"legacy_out_{case}"]
+    assert len(np.unique(labels)) > 3
+    assert np.array_equal(one_hot_crop_resample(labels, new), expected)

@@ -15,7 +15,6 @@ from totalseg.models.tasks import TASK_NAMES
 _NOT_SUPPORTED = (
     (("-t", "--nora_tag"), {"default": "None"}),
     (("--test",), {"type": int, "default": 0}),
-    (("--higher_order_resampling_LEGACY", "--high_order_resampling_LEGACY"), {"action": "store_true"}),
     (("-r", "--radiomics"), {"action": "store_true"}),
     (("-cp", "--crop_path"), {"default": None}),
     (("-sp", "--save_probabilities"), {"default": None}),
@@ -83,6 +82,8 @@ def add_segment_options(p: argparse.ArgumentParser, *, verbose_help: str = argpa
                    help="task total: number the multilabel file's structures as v1 did (v2-only ones dropped)")
     p.add_argument("-ho", "--higher_order_resampling", action="store_true",
                    help="let nnU-Net resample (cubic) and bring the logits back class by class, as the official -ho")
+    p.add_argument("--higher_order_resampling_LEGACY", "--high_order_resampling_LEGACY", action="store_true",
+                   help="bring the labels back one at a time, linearly (the official LEGACY variant of -ho)")
     p.add_argument("-sl", "--save_lowres", action="store_true",
                    help="with --fast/--fastest: keep the masks at the model's 3/6 mm instead of the input's resolution")
     p.add_argument("-rp", "--report", metavar="PATH", default=None,
@@ -166,6 +167,7 @@ def run(args: argparse.Namespace) -> int:
         model_size=args.model_size, remove_small_blobs=args.remove_small_blobs, v1_order=args.v1_order,
         skip_saving=args.skip_saving, save_lowres=args.save_lowres,
         higher_order_resampling=args.higher_order_resampling,
+        higher_order_resampling_LEGACY=args.higher_order_resampling_LEGACY,
         report=None if args.report is None else os.path.abspath(args.report),
         resampling_order=args.resampling_order, device=args.device, quiet=args.quiet,
         model_dir=args.model_dir, folds=args.folds, step_size=args.step_size, precision=args.precision,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from totalseg.engine.inference import TileProgress, predict_image
+from totalseg.engine.label_resampling import one_hot_crop_resample
 from totalseg.engine.postprocess import (
     keep_largest_blob,
     remove_labels,
@@ -67,6 +68,7 @@ def run_task(
     on_model_grid: ModelGridCallback | None = None,
     small_blobs_mm3: float | None = None,
     lowres: bool = False,
+    legacy_keep: Sequence[int] | None = None,
 ) -> LabelVolume:
     """Labels of ``task`` on the grid of ``vol`` (uint8, global label ids of ``task.classes``).
 
@@ -94,8 +96,13 @@ def run_task(
     if lowres:  # --save_lowres: the model grid, back in the input's axis order (no crop is allowed)
         on_grid = LabelVolume(labels, affine=model_grid.affine)
         return on_grid if how is None else how.undo_on_grid(on_grid)
-    on_canonical = resample_to_shape(LabelVolume(labels, affine=model_grid.affine), shape=canonical.shape,
-                                     affine=canonical.affine)
+    if legacy_keep is not None:  # --higher_order_resampling_LEGACY: the kept labels, one at a time, linearly
+        kept = labels if not legacy_keep else np.where(np.isin(labels, legacy_keep), labels, 0).astype(np.uint8)
+        back = kept if kept.shape == canonical.shape else one_hot_crop_resample(kept, canonical.shape)
+        on_canonical = canonical.with_data(back)
+    else:
+        on_canonical = resample_to_shape(LabelVolume(labels, affine=model_grid.affine), shape=canonical.shape,
+                                         affine=canonical.affine)
     result = on_canonical if how is None else how.undo(on_canonical)
     if bbox is not None:
         result = uncrop(result, bbox, like=vol)

@@ -33,6 +33,8 @@ class SegmentRequest:
     ``--roi_subset_robust``); tasks that always do are marked in their crop rule.
     ``remove_small_blobs_mm3`` (``--remove_small_blobs``) cleans the task's labels, not the crop runs'.
     ``save_lowres`` keeps the labels on the model grid (``--save_lowres``; no crop, ROI or body crop).
+    ``legacy_label_resampling`` brings the task's labels back one at a time, linearly
+    (``--higher_order_resampling_LEGACY``), only the ROI's when there is one.
     """
 
     task: Task
@@ -42,6 +44,7 @@ class SegmentRequest:
     robust_crop: bool = False
     remove_small_blobs_mm3: float | None = None
     save_lowres: bool = False
+    legacy_label_resampling: bool = False
 
     @property
     def output_classes(self) -> dict[int, str]:
@@ -106,6 +109,8 @@ def segment_volume(
         vol, task, load, options=opts, crop_mask=crop_mask, crop_margin_mm=margin, only_models=only,
         progress=progress, on_model_grid=on_model_grid, small_blobs_mm3=request.remove_small_blobs_mm3,
         lowres=request.save_lowres,
+        legacy_keep=(list(request.output_classes) if request.roi_subset else []) if request.legacy_label_resampling
+        else None,
     )
     array = labels.array
     if refine_with is not None:
