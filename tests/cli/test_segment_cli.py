@@ -346,3 +346,12 @@ def test_official_options_not_carried_out_are_refused_in_one_line(flags, why, tm
         assert main([*command, *flags]) == 2
         err = capsys.readouterr().err
         assert why in err and len(err.strip().splitlines()) == 1
+
+
+def test_debug_adds_the_traceback_input_and_task_to_an_error(tmp_path, capsys):
+    assert main(["segment", "-i", "missing.nii.gz", "-o", str(tmp_path / "o"), "--debug"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "totalseg: debug: input missing.nii.gz, task None" in err
+    assert err.strip().splitlines()[-1].startswith("totalseg: error: missing.nii.gz")
+    assert main(["segment", "-i", "missing.nii.gz", "-o", str(tmp_path / "o")]) == 2
+    assert "Traceback" not in capsys.readouterr().err  # without --debug: one line

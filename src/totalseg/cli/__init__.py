@@ -56,6 +56,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except TotalsegError as exc:
+        if getattr(args, "debug", False):  # the official --debug: where it failed, for a bug report
+            import traceback
+
+            traceback.print_exc()
+            print(f"totalseg: debug: input {getattr(args, 'input', None)}, task {getattr(args, 'task', None)}",
+                  file=sys.stderr)
         print(f"totalseg: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

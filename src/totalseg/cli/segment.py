@@ -18,7 +18,6 @@ _NOT_SUPPORTED = (
     (("-r", "--radiomics"), {"action": "store_true"}),
     (("-cp", "--crop_path"), {"default": None}),
     (("-sp", "--save_probabilities"), {"default": None}),
-    (("--debug",), {"action": "store_true"}),
 )
 _WHY = {
     "nora_tag": "a hook of the official tool's own imaging platform (NORA); not applicable",
@@ -115,6 +114,8 @@ def add_segment_options(p: argparse.ArgumentParser, *, verbose_help: str = argpa
     p.add_argument("--no-download", action="store_true", help="fail instead of downloading missing weights")
     _add_measure_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    p.add_argument("--debug", action="store_true",
+                   help="on an error, also print the traceback, the input and the task (for a bug report)")
     p.add_argument("-v", "--verbose", action="store_true", help=verbose_help)
     # Official options totalseg does not carry out: accepted, then refused in one line (not "unrecognized").
     for flags, kwargs in _NOT_SUPPORTED:
