@@ -3,11 +3,7 @@ licence server on 127.0.0.1 started by the tests."""
 
 from __future__ import annotations
 
-import io
 import json
-import threading
-import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import nibabel as nib
 import pytest
@@ -21,42 +17,15 @@ URL = "https://backend.totalsegmentator.com/license-academic/"
 
 
 @pytest.fixture
-def server():
-    """Valid keys and the zip per licence task name it serves; ``calls`` lists the paths asked for."""
-    state = {"valid": {KEY}, "zips": {}, "calls": []}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            state["calls"].append(self.path)
-            valid = body["license_number"] in state["valid"]
-            if self.path == "/is_valid_license_number":
-                code, data = 200, json.dumps({"status": "valid_license" if valid else "invalid_license"}).encode()
-            elif valid:
-                code, data = 200, state["zips"][body["task"]]
-            else:
-                code, data = 401, b'{"status": "invalid_license"}'
-            self.send_response(code)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args):
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state["url"] = f"http://127.0.0.1:{httpd.server_port}"
-    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
-    yield state
-    httpd.shutdown()
-    httpd.server_close()
+def server(license_server):
+    return license_server
 
 
 @pytest.fixture
 def home(tmp_path, server, tiny_weights, monkeypatch):
     """An empty home dir, the local licence server and the tiny weights, through the environment."""
     monkeypatch.setenv("TOTALSEG_HOME_DIR", str(tmp_path / "home"))
-    monkeypatch.setenv("TOTALSEG_LICENSE_SERVER", server["url"])
+    monkeypatch.setenv("TOTALSEG_LICENSE_SERVER", server.url)
     monkeypatch.setenv("TOTALSEG_WEIGHTS_PATH", str(tiny_weights))
     return tmp_path / "home"
 
@@ -81,14 +50,14 @@ def test_set_validates_stores_and_show_reports(home, server, capsys):
                                        f"`totalseg license set KEY` (a free key for non-commercial use: {URL})\n")
     assert main(["license", "set", KEY]) == 0
     assert capsys.readouterr().out == f"licence key stored in {home / 'config.json'}\n"
-    assert server["calls"] == ["/is_valid_license_number"]
+    assert [path for path, _ in server.requests] == ["/is_valid_license_number"]
     config = json.loads((home / "config.json").read_text())
     assert config["license_number"] == KEY and {"totalseg_id", "send_usage_stats", "prediction_counter"} <= set(config)
     assert main(["license", "show"]) == 0
     stored = f"licence key {KEY} stored in {home / 'config.json'}"
     assert capsys.readouterr().out == f"{stored}; the licensed tasks can run\n"
     assert main(["license", "set", KEY]) == 0
-    assert "already stored" in capsys.readouterr().out and len(server["calls"]) == 1
+    assert "already stored" in capsys.readouterr().out and len([path for path, _ in server.requests]) == 1
 
 
 def test_set_refuses_an_invalid_key_in_one_line(home, server, capsys):
@@ -103,7 +72,7 @@ def test_set_refuses_an_invalid_key_in_one_line(home, server, capsys):
 def test_set_refuses_a_malformed_key_without_asking(home, server, capsys, key, match):
     assert main(["license", "set", key]) == 2
     assert match in one_line_error(capsys)
-    assert server["calls"] == [] and not (home / "config.json").exists()
+    assert [path for path, _ in server.requests] == [] and not (home / "config.json").exists()
 
 
 def test_set_with_the_server_down_says_to_skip_validation(home, monkeypatch, capsys):
@@ -139,11 +108,7 @@ def test_segment_l_stores_the_key_then_runs(home, server, block, tmp_path, capsy
 
 def test_weights_download_of_a_licensed_task_then_segment_without_network(
         home, server, block, tiny_weights, tmp_path, monkeypatch, capsys):
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:  # what the licence server sends: the official model folder
-        for path in sorted((tiny_weights / BONES.folder).rglob("*")):
-            zf.write(path, path.relative_to(tiny_weights).as_posix())
-    server["zips"]["appendicular_bones"] = buf.getvalue()
+    server.serve(tiny_weights, BONES)  # the official model folder
     weights = tmp_path / "weights"
     monkeypatch.setenv("TOTALSEG_WEIGHTS_PATH", str(weights))
     assert main(["weights", "download", "-ta", "appendicular_bones", "-q"]) == 2
@@ -153,7 +118,7 @@ def test_weights_download_of_a_licensed_task_then_segment_without_network(
     folder = weights / BONES.folder / BONES.model_subdir
     assert f"installed {folder}" in capsys.readouterr().out
     assert (folder / "fold_0" / "checkpoint_final.pth").is_file()
-    assert server["calls"] == ["/is_valid_license_number", "/download_weights"]
+    assert [path for path, _ in server.requests] == ["/is_valid_license_number", "/download_weights"]
     monkeypatch.setenv("TOTALSEG_LICENSE_SERVER", "http://127.0.0.1:9")  # no server any more
     assert main(["segment", "-i", str(block), "-o", str(tmp_path / "seg"), "-ta", "appendicular_bones", "-q",
                  "-d", "cpu"]) == 0

@@ -6,9 +6,7 @@ import doctest
 import io
 import json
 import re
-import threading
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import nibabel as nib
@@ -30,64 +28,13 @@ from totalseg.models.store import WeightsStore
 from totalseg.models.tasks import all_models, get_task
 from totalseg.settings import Settings
 
-KEY = "aca_ABCDEFGH123456"
+KEY = "aca_ABCDEFGH123456"  # the key the test licence server (tests/conftest.py) accepts
 BONES = all_models()[304]  # appendicular_bones: one licence-server model, no crop
 
 
-class LicenseServer:
-    """The official licence server's two endpoints: ``valid`` keys, a zip per licence task name,
-    ``fail`` HTTP codes answered first; ``requests`` holds (path, JSON body) of each call."""
-
-    def __init__(self, url: str):
-        self.url, self.valid, self.zips, self.fail, self.requests = url, {KEY}, {}, [], []
-
-    def answer(self, path: str, body: dict) -> tuple[int, str, bytes]:
-        self.requests.append((path, body))
-        if self.fail:
-            return self.fail.pop(0), "application/json", b'{"message": "try later"}'
-        valid = body.get("license_number") in self.valid
-        if path == "/is_valid_license_number":
-            status = "valid_license" if valid else "invalid_license"
-            return 200, "application/json", json.dumps({"status": status}).encode()
-        if not valid:
-            return 401, "application/json", b'{"status": "invalid_license"}'
-        if body.get("task") not in self.zips:
-            return 404, "application/json", b'{"message": "unknown task"}'
-        return 200, "application/octet-stream", self.zips[body["task"]]
-
-
 @pytest.fixture
-def server():
-    holder = {}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            code, kind, data = holder["server"].answer(self.path, body)
-            self.send_response(code)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args):
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    holder["server"] = LicenseServer(f"http://127.0.0.1:{httpd.server_port}")
-    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
-    yield holder["server"]
-    httpd.shutdown()
-    httpd.server_close()
-
-
-def zip_of(weights_dir: Path, spec) -> bytes:
-    """The official licence-server zip of one model: ``<DatasetNNN_...>/<trainer>__.../...``."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for path in sorted((weights_dir / spec.folder).rglob("*")):
-            zf.write(path, path.relative_to(weights_dir).as_posix())
-    return buf.getvalue()
+def server(license_server):
+    return license_server
 
 
 def with_key(home: Path, key=KEY, **extra) -> Path:
@@ -182,7 +129,7 @@ def test_access_from_the_environment():
 
 def test_a_licensed_download_asks_as_the_official_tool_and_writes_the_official_layout(
         tmp_path, server, tiny_weights):
-    server.zips["appendicular_bones"] = zip_of(tiny_weights, BONES)
+    server.serve(tiny_weights, BONES)
     store = WeightsStore(tmp_path / "weights", LicenseAccess(with_key(tmp_path / "home"), server.url))
     assert store.download(get_task("appendicular_bones"), progress=False) == [store.model_dir(BONES)]
     assert server.requests == [("/download_weights",
@@ -217,7 +164,7 @@ def test_a_licensed_download_needs_a_stored_key_before_asking(tmp_path, server):
 
 
 def test_server_errors_are_retried_then_reported(tmp_path, server, tiny_weights):
-    server.zips["appendicular_bones"] = zip_of(tiny_weights, BONES)
+    server.serve(tiny_weights, BONES)
     access = LicenseAccess(with_key(tmp_path / "home"), server.url)
     server.fail += [503, 500]
     zip_path = download_licensed_zip(access, BONES, tmp_path / "w" / "x.zip", progress=False, backoff_s=0)
@@ -246,7 +193,8 @@ def test_without_network_the_store_says_what_to_do(tmp_path):
 
 
 def test_an_unsafe_zip_from_the_server_is_refused(tmp_path, server, tiny_weights):
-    buf = io.BytesIO(zip_of(tiny_weights, BONES))
+    server.serve(tiny_weights, BONES)
+    buf = io.BytesIO(server.zips["appendicular_bones"])
     with zipfile.ZipFile(buf, "a") as zf:  # the official layout, and one member that climbs out
         zf.writestr(f"{BONES.folder}/../../evil", b"evil")
     server.zips["appendicular_bones"] = buf.getvalue()
@@ -267,7 +215,7 @@ def block_path(ct_small, tmp_path):
 
 def test_segment_downloads_a_licensed_model_then_runs_without_network(tmp_path, server, tiny_weights, block_path,
                                                                        monkeypatch):
-    server.zips["appendicular_bones"] = zip_of(tiny_weights, BONES)
+    server.serve(tiny_weights, BONES)
     monkeypatch.setenv("TOTALSEG_LICENSE_SERVER", server.url)
     settings = Settings(home_dir=tmp_path / "home", weights_dir=tmp_path / "weights")
     with pytest.raises(InputError, match="^task appendicular_bones needs a licence key"):
