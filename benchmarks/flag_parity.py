@@ -21,7 +21,16 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
-from harness import BENCH_DIR, ROOT, machine, official_venv, offline_env, timed_run, write_section
+from harness import (
+    BENCH_DIR,
+    ROOT,
+    machine,
+    official_venv,
+    offline_env,
+    segment_commands,
+    timed_run,
+    write_section,
+)
 from parity import compare_folders, compare_ml
 
 CT = ROOT / "tests" / "data" / "ct_small_3mm.nii.gz"
@@ -57,8 +66,7 @@ def lps_input() -> Path:
 
 def run_case(flags: list[str], kind: str, image: Path, official_bin: Path, env: dict, where: Path) -> dict:
     outputs = {}
-    for tool, cmd in (("official", [str(official_bin / "TotalSegmentator")]),
-                      ("ours", [str(Path(sys.executable).parent / "totalseg"), "segment", "--no-download"])):
+    for tool, cmd in segment_commands(official_bin):
         folder = where / tool
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)

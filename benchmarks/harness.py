@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -105,6 +106,20 @@ def _transpose_plans(plans: dict, forward: list[int]) -> None:
             conf[key] = [conf[key][i] for i in forward]
         for key in ("conv_kernel_sizes", "pool_op_kernel_sizes"):
             conf[key] = [[stage[i] for i in forward] for stage in conf[key]]
+
+
+def segment_commands(official_bin: Path, official: list[str] | None = None) -> tuple[tuple[str, list[str]], ...]:
+    """``("official", command), ("ours", command)``: the two segment commands the parity benchmarks
+    run side by side (``official`` replaces the official one, e.g. a patched launcher)."""
+    return (("official", official or [str(official_bin / "TotalSegmentator")]),
+            ("ours", [str(Path(sys.executable).parent / "totalseg"), "segment", "--no-download"]))
+
+
+def fresh_output(out: Path) -> Path:
+    """``out`` (a file or a folder) removed and its parent created: where a run writes anew."""
+    shutil.rmtree(out, ignore_errors=True) if out.is_dir() else out.unlink(missing_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return out
 
 
 def offline_env(weights: Path) -> dict[str, str]:

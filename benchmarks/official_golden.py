@@ -33,7 +33,16 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
-from harness import BENCH_DIR, OFFICIAL_VERSION, PLANS_VARIANTS, ROOT, official_venv, offline_env, plans_variant
+from harness import (
+    BENCH_DIR,
+    OFFICIAL_VERSION,
+    PLANS_VARIANTS,
+    ROOT,
+    fresh_output,
+    official_venv,
+    offline_env,
+    plans_variant,
+)
 
 TEST_CT = ROOT / "tests" / "data" / "ct_small_3mm.nii.gz"  # the TotalSegmentator project's test CT
 GOLDEN = ROOT / "tests" / "data" / "official_golden"
@@ -189,8 +198,7 @@ def check_variant_plans(weights: Path) -> None:
 
 def run_official(case: Case, weights: Path, inputs: Path, out: Path) -> str:
     """Run ``TotalSegmentator`` on the case; its output text (SystemExit with the tail on failure)."""
-    shutil.rmtree(out, ignore_errors=True) if out.is_dir() else out.unlink(missing_ok=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    fresh_output(out)
     cmd = [str(official_venv() / "TotalSegmentator"), "-i", str(inputs / f"{case.input}.nii.gz"), "-o", str(out),
            "-d", "cpu", *case.args]
     proc = subprocess.run(cmd, env=offline_env(weights), capture_output=True, text=True)

@@ -18,7 +18,6 @@ voxel by voxel plus the label-name extension.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,11 +29,13 @@ from harness import (
     BENCH_DIR,
     PLANS_VARIANTS,
     ROOT,
+    fresh_output,
     machine,
     official_venv,
     offline_env,
     plans_variant,
     seeded_weights,
+    segment_commands,
     timed_run,
     write_section,
 )
@@ -141,11 +142,9 @@ def run_case(case: Case, variant: str, official_bin: Path, workdir: Path) -> dic
     env = offline_env(plans_variant(seeded_weights(sorted({*case.models})), variant))
     image = case.make_input()
     outputs = {}
-    for tool, cmd in (("official", [str(official_bin / "TotalSegmentator")]),
-                      ("ours", [str(Path(sys.executable).parent / "totalseg"), "segment", "--no-download"])):
+    for tool, cmd in segment_commands(official_bin):
         out = workdir / variant / case.name / (f"{tool}.nii.gz" if case.ml else tool)
-        shutil.rmtree(out, ignore_errors=True) if out.is_dir() else out.unlink(missing_ok=True)
-        out.parent.mkdir(parents=True, exist_ok=True)
+        fresh_output(out)
         result = timed_run([*cmd, "-i", str(image), "-o", str(out), "-d", "cpu", *case.args], env)
         if result.returncode != 0:
             raise SystemExit(f"{tool} failed on {case.name}:\n{result.output[-3000:]}")

@@ -22,7 +22,17 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
-from harness import BENCH_DIR, ROOT, machine, official_venv, offline_env, seeded_weights, timed_run, write_section
+from harness import (
+    BENCH_DIR,
+    ROOT,
+    machine,
+    official_venv,
+    offline_env,
+    seeded_weights,
+    segment_commands,
+    timed_run,
+    write_section,
+)
 
 SHARED_CT = ROOT.parent / "shared" / "data" / "ct_small_3mm.nii.gz"
 
@@ -69,8 +79,7 @@ def run_case(case: Case, official_bin: Path, workdir: Path, *, reuse: bool = Fal
     image = oblique_input() if case.oblique else SHARED_CT
     ml = "--ml" in case.args
     texts = {}
-    for tool, cmd in (("official", [str(official_bin / "TotalSegmentator")]),
-                      ("ours", [str(Path(sys.executable).parent / "totalseg"), "segment", "--no-download"])):
+    for tool, cmd in segment_commands(official_bin):
         folder = workdir / case.name / tool
         if reuse and (folder / "statistics.json").is_file():
             texts[tool] = (folder / "statistics.json").read_text()

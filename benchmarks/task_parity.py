@@ -18,13 +18,22 @@ MR tasks), so that the 0.4-0.5 mm tasks stay small.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
-from harness import BENCH_DIR, ROOT, machine, official_venv, offline_env, timed_run, write_section
+from harness import (
+    BENCH_DIR,
+    ROOT,
+    fresh_output,
+    machine,
+    official_venv,
+    offline_env,
+    segment_commands,
+    timed_run,
+    write_section,
+)
 from parity import compare_folders, compare_ml
 
 CT = ROOT / "tests" / "data" / "ct_small_3mm.nii.gz"
@@ -118,13 +127,10 @@ def run_task(name: str, ml: bool, official_bin: Path, env: dict, rough_seed: int
 
     image = block(get_task(name).modality)
     outputs = {}
-    official = ([str(official_bin / "python"), "-c", OFFICIAL_FIXES[name]] if name in OFFICIAL_FIXES
-                else [str(official_bin / "TotalSegmentator")])
-    for tool, cmd in (("official", official),
-                      ("ours", [str(Path(sys.executable).parent / "totalseg"), "segment", "--no-download"])):
+    official = [str(official_bin / "python"), "-c", OFFICIAL_FIXES[name]] if name in OFFICIAL_FIXES else None
+    for tool, cmd in segment_commands(official_bin, official):
         out = BENCH_DIR / "task-parity" / f"{name}-{rough_seed}" / (f"{tool}.nii.gz" if ml else tool)
-        shutil.rmtree(out, ignore_errors=True) if out.is_dir() else out.unlink(missing_ok=True)
-        out.parent.mkdir(parents=True, exist_ok=True)
+        fresh_output(out)
         args = ["-i", str(image), "-o", str(out), "-d", "cpu", "-ta", name, *(["--ml"] if ml else []),
                 *EXTRA_ARGS.get(name, ())]
         result = timed_run([*cmd, *args], env, poll_s=None)
