@@ -27,7 +27,6 @@ import re
 import shutil
 import subprocess
 import sys
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +42,7 @@ from harness import (
     offline_env,
     plans_variant,
 )
+from npz import save_npz
 
 TEST_CT = ROOT / "tests" / "data" / "ct_small_3mm.nii.gz"  # the TotalSegmentator project's test CT
 GOLDEN = ROOT / "tests" / "data" / "official_golden"
@@ -50,7 +50,6 @@ WORKDIR = BENCH_DIR / "official_golden"
 MODELS = (297, 298, 300, 852)
 SEED = 40  # model ``m`` gets seed SEED + m (as harness.seeded_weights); 40: 298 finds liver in part of `ras`
 CROP = (slice(29, 93), slice(22, 78), slice(0, 30))  # 64 x 56 x 30 voxels of the 122 x 101 x 30 CT
-ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed member time: the npz is the same bytes on every run
 
 
 @dataclass(frozen=True)
@@ -218,16 +217,6 @@ def pack_masks(folder: Path) -> dict[str, np.ndarray]:
             raise SystemExit(f"{path}: expected uint8 masks sharing one affine, got {img.get_data_dtype()}")
     return {"names": np.array([p.name.removesuffix(".nii.gz") for p in paths]),
             "masks": np.stack([np.asanyarray(img.dataobj) for img in images]), "affine": images[0].affine}
-
-
-def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """``np.savez_compressed`` with fixed member times, so a rebuild writes the same bytes."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for key, value in arrays.items():
-            info = zipfile.ZipInfo(f"{key}.npy", date_time=ZIP_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            with archive.open(info, "w") as member:
-                np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
 
 
 def write_case(case: Case, out: Path, log: str, dest: Path) -> dict:

@@ -27,11 +27,11 @@ from __future__ import annotations
 
 import json
 import tempfile
-import zipfile
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+from npz import save_npz
 from scipy import ndimage
 from totalsegmentator.libs import combine_masks
 from totalsegmentator.map_to_binary import class_map
@@ -47,7 +47,6 @@ from totalsegmentator.postprocessing import (
 )
 
 OUT = Path(__file__).resolve().parents[1] / "tests" / "data" / "postprocess_golden"
-ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 VERTEBRAE = class_map["vertebrae_pp"]
 SHAPE = (40, 40, 60)
 ISO, ANISO, ODD = (1.5, 1.5, 1.5), (0.8, 0.8, 2.5), (1.2, 0.9, 3.1)
@@ -402,16 +401,6 @@ def skin_file() -> dict[str, np.ndarray]:
         metas.append(meta)
         arrays |= more
     return {"meta": np.array(json.dumps({"cases": metas, "class_map": class_map["body"]})), **arrays}
-
-
-def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """``np.savez_compressed`` with fixed member times, so a rebuild writes the same bytes."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for key, value in arrays.items():
-            info = zipfile.ZipInfo(f"{key}.npy", date_time=ZIP_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            with archive.open(info, "w") as member:
-                np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
 
 
 def main() -> None:
