@@ -17,7 +17,7 @@ from totalseg.errors import TotalsegError
 # Each module has `register(subparsers)` adding its parser with `set_defaults(handler=...)`;
 # a handler takes the parsed namespace and returns an exit code.
 _SUBCOMMAND_MODULES = ("segment", "weights", "license", "info", "evaluate", "ui", "batch", "dataset", "train",
-                       "phase", "modality")
+                       "phase", "modality", "measure")
 _SUBCOMMAND_MODULES += ("combine", "crop_body", "report")
 
 _BARE_EPILOG = ("Without a COMMAND, `totalseg -i IMAGE -o OUTPUT [options]` runs `segment` with those options, "

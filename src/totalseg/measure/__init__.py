@@ -4,7 +4,8 @@
 mean intensity of the int16 image per structure, the border rule) plus optional extra metrics;
 ``clinical`` derives a few screening measurements with published thresholds (bone density at L1,
 liver fat, organ volumes, abdominal aorta diameter); ``preview`` renders axial, coronal and
-sagittal slices with coloured overlays. Every function takes a
+sagittal slices with coloured overlays; ``existing`` writes them for a segmentation made earlier
+(``totalseg measure``). Every function takes a
 :class:`~totalseg.imaging.volume.Volume` image and its :class:`~totalseg.imaging.volume.LabelVolume`.
 """
 
@@ -18,6 +19,7 @@ _HOMES = {
     "render_preview": "preview",
     "compute_statistics": "statistics",
     "write_statistics": "statistics",
+    "measure_segmentation": "existing",
 }
 __all__ = sorted(_HOMES)
 
