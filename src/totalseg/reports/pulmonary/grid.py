@@ -1,0 +1,169 @@
+"""The report's measuring grid: NIfTI crops, the 0.8 mm grid, resampling onto it, and the rotation of a
+cross-section into an image plane, with the official pulmonary report's rules.
+
+Every step works on ``nibabel`` images, as the official report's do, so that the voxels resampled
+with ``nibabel.processing.resample_from_to`` (spline orders, integer outputs) are the same.
+
+Examples:
+    >>> img = nib.Nifti1Image(np.zeros((10, 10, 10), np.uint8), np.diag([2.0, 2, 2, 1]))
+    >>> zoom_to_spacing(img, 0.8).shape
+    (25, 25, 25)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import nibabel as nib
+import numpy as np
+from nibabel.processing import resample_from_to
+from scipy import ndimage
+
+from totalseg.engine.postprocess import keep_largest_blob
+from totalseg.reports.pulmonary.geometry import find_center, mask_normal
+
+
+def header_zooms(img: nib.Nifti1Image) -> np.ndarray:
+    """The first three header zooms (float32), as the official code reads voxel sizes."""
+    return np.asarray(img.header.get_zooms()[:3])
+
+
+def largest_blob(data: np.ndarray) -> np.ndarray:
+    """The largest 6-connected component as uint8; the input unchanged when it has no foreground.
+
+    Examples:
+        >>> largest_blob(np.array([1, 0, 1, 1])).tolist()
+        [0, 0, 1, 1]
+    """
+    if not np.any(data):
+        return data
+    return keep_largest_blob(data).astype(np.uint8)
+
+
+def crop_box(img: nib.Nifti1Image, box: Sequence[Sequence[int]], dtype) -> nib.Nifti1Image:
+    """The image cut to ``box`` (``[[lo, hi]] * 3`` voxel indices), its affine moved, data as ``dtype``."""
+    data = img.get_fdata()[box[0][0]:box[0][1], box[1][0]:box[1][1], box[2][0]:box[2][1]]
+    affine = np.copy(img.affine)
+    affine[:3, 3] = (affine @ np.array([box[0][0], box[1][0], box[2][0], 1]))[:3]
+    return nib.Nifti1Image(data.astype(dtype), affine)
+
+
+def crop_to_masks(img: nib.Nifti1Image, masks: Sequence[nib.Nifti1Image], margin_mm: Sequence[float], *,
+                  dtype, fixed_size: bool = False) -> nib.Nifti1Image:
+    """Crop ``img`` to the union of ``masks`` (> 0.5) plus ``margin_mm`` (whole voxels), or, with
+    ``fixed_size``, to a box of ``margin_mm`` around the union's integer mean index.
+
+    Examples:
+        >>> img = nib.Nifti1Image(np.zeros((20, 20, 20), np.uint8), np.eye(4))
+        >>> m = np.zeros((20, 20, 20), np.uint8); m[8:10, 8:10, 8:10] = 1
+        >>> crop_to_masks(img, [nib.Nifti1Image(m, np.eye(4))], [3, 3, 3], dtype=np.uint8).shape
+        (8, 8, 8)
+    """
+    margin = (np.asarray(margin_mm) / header_zooms(img)).astype(int)
+    union = np.zeros(masks[0].shape, dtype=np.uint8)
+    for mask in masks:
+        union[np.asanyarray(mask.dataobj) > 0.5] = 1
+    if union.shape != img.shape or not np.allclose(masks[0].affine, img.affine):
+        union = resample_from_to(nib.Nifti1Image(union, masks[0].affine), img, order=0).get_fdata(
+            dtype=np.float32)
+    if fixed_size:
+        return crop_box(img, _box_around_centre(union, (margin / 2).astype(int)), dtype)
+    return crop_box(img, _bounding_box(union, margin), dtype)
+
+
+def _box_around_centre(union: np.ndarray, half: np.ndarray) -> list[list[int]]:
+    if union.any():
+        coords = np.where(union > 0)
+        centre = [int(np.mean(coords[axis])) for axis in range(3)]
+    else:
+        centre = [size // 2 for size in union.shape]
+    return [[max(0, int(centre[a] - half[a])), min(union.shape[a], int(centre[a] + half[a]))] for a in range(3)]
+
+
+def _bounding_box(union: np.ndarray, margin: np.ndarray) -> list[list[int]]:
+    if not (union > 0).any():
+        return [[0, size] for size in union.shape]
+    coords = np.where(union > 0)
+    return [[max(0, int(np.min(coords[a])) - int(margin[a])),
+             min(union.shape[a], int(np.max(coords[a])) + 1 + int(margin[a]))] for a in range(3)]
+
+
+def zoom_to_spacing(img: nib.Nifti1Image, spacing_mm: float, *, order: int = 0) -> nib.Nifti1Image:
+    """The image on an isotropic ``spacing_mm`` grid by ``scipy.ndimage.zoom`` (mode ``nearest``), the
+    affine's columns scaled; float64 data; the image itself when already on that spacing."""
+    old = header_zooms(img)
+    new = np.array([spacing_mm] * 3)
+    if np.array_equal(old, new):
+        return img
+    zoom = old / new
+    affine = np.copy(img.affine)
+    for axis in range(3):
+        affine[:3, axis] = affine[:3, axis] / zoom[axis]
+    data = ndimage.zoom(img.get_fdata(), zoom, mode="nearest", order=order)
+    return nib.Nifti1Image(data, affine)
+
+
+def resample_onto(img: nib.Nifti1Image, reference: nib.Nifti1Image, *, order: int, is_mask: bool) -> np.ndarray:
+    """``img`` resampled onto ``reference``'s grid (world coordinates, spline ``order``); a mask is
+    thresholded at 0.5 and cut to its largest component (uint8), an image kept as float32."""
+    data = resample_from_to(img, reference, order=order).get_fdata(dtype=np.float32)
+    if is_mask:
+        return largest_blob(data > 0.5).astype(np.uint8, copy=False)
+    return data
+
+
+def rotate_into_plane(plane: nib.Nifti1Image, ct: nib.Nifti1Image, *, margin_mm: float
+                      ) -> tuple[nib.Nifti1Image, nib.Nifti1Image, np.ndarray]:
+    """The cross-section ``plane`` and the CT in a box of ``margin_mm`` around it, rotated so that the
+    plane's normal becomes the third voxel axis: (plane, CT (spline order 3 of int32 values),
+    the rotated box's voxel-to-mm affine)."""
+    addon = [margin_mm] * 3
+    mask_box = crop_to_masks(plane, [plane], addon, dtype=np.uint8, fixed_size=True)
+    ct_box = crop_to_masks(ct, [plane], addon, dtype=np.int32, fixed_size=True)
+    data = mask_box.get_fdata()
+    centre_vox = find_center(data)
+    normal_vox = np.array([0.0, 0.0, 1.0]) if centre_vox is None else mask_normal(data)
+    if centre_vox is None:
+        centre_vox = (np.asarray(data.shape) - 1) / 2
+    linear = mask_box.affine[:3, :3]
+    centre = linear @ centre_vox + mask_box.affine[:3, 3]
+    rotation = _rotation_about(linear @ normal_vox, linear @ np.array([0, 0, 1]), centre)
+    rotated_affine = rotation @ mask_box.affine
+    inverse_affine = np.linalg.inv(rotation) @ mask_box.affine
+
+    def rotate(img: nib.Nifti1Image, order: int) -> nib.Nifti1Image:
+        return resample_from_to(nib.Nifti1Image(img.get_fdata(), rotated_affine), mask_box, order=order)
+
+    return rotate(mask_box, 0), rotate(ct_box, 3), inverse_affine
+
+
+def _rotation_about(source: np.ndarray, target: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """4x4: the rotation turning ``source`` onto ``target`` (or its opposite, whichever is nearer),
+    about ``centre``."""
+    if np.dot(source, target) < 0:
+        target = -target
+    rotation = np.eye(4)
+    rotation[:3, :3] = _rotation_matrix(source, target)
+    to_origin, back = np.eye(4), np.eye(4)
+    to_origin[:3, 3] -= centre
+    back[:3, 3] += centre
+    return back @ rotation @ to_origin
+
+
+def _rotation_matrix(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    def unit(v: np.ndarray) -> np.ndarray:
+        n = np.linalg.norm(v)
+        return v if n == 0 else v / n
+
+    source, target = unit(source), unit(target)
+    if not np.linalg.norm(source) or not np.linalg.norm(target):
+        return np.eye(3)
+    dot = np.clip(np.dot(source, target), -1.0, 1.0)
+    if np.isclose(dot, 1):
+        return np.eye(3)
+    if np.isclose(dot, -1):
+        axis = unit(np.cross(source, np.eye(3)[np.argmin(np.abs(source))]))
+        return 2 * np.outer(axis, axis) - np.eye(3)
+    cross = np.cross(source, target)
+    skew = np.array([[0, -cross[2], cross[1]], [cross[2], 0, -cross[0]], [-cross[1], cross[0], 0]])
+    return np.eye(3) + skew + skew @ skew * (1 - dot) / np.linalg.norm(cross) ** 2

@@ -1,0 +1,86 @@
+"""The pulmonary report's result: the official JSON (``landmarks``, ``metadata``) plus the reasons a
+landmark was not measurable.
+
+Examples:
+    >>> r = report_json({}, {1: "the pul_annulus mask was not given"}, {})
+    >>> r["landmarks"]["1"]["name"], r["landmarks"]["1"]["diameter"], r["not_measurable"]["1"][:7]
+    ('proximal MPA', None, 'the pul')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import nibabel as nib
+
+from totalseg.errors import InputError
+from totalseg.reports.pulmonary.landmarks import LANDMARKS, default_metadata
+from totalseg.reports.pulmonary.masks import ARTERY, MaskSet
+from totalseg.reports.pulmonary.measure import build_grid, measure_landmarks
+
+_EMPTY_METRICS = ("area", "diameter", "diameter_pd", "start", "end", "start_pd", "end_pd")
+
+
+@dataclass(frozen=True)
+class PulmonaryResult:
+    """A finished report: ``json`` (the official keys and ``not_measurable``) and, per measured
+    landmark, its rotated slice (``ct``, ``mask`` 2-D arrays and ``spacing``) for the page."""
+
+    json: dict
+    slices: dict[int, dict]
+
+
+def check_ct(ct: nib.Nifti1Image) -> None:
+    """Refuse the CTs the official report stops on: not 3-D, a side over 1500 or under 20 voxels.
+
+    Examples:
+        >>> import numpy as np
+        >>> check_ct(nib.Nifti1Image(np.zeros((10, 30, 30), np.int16), np.eye(4)))
+        Traceback (most recent call last):
+        ...
+        totalseg.errors.InputError: CT shape (10, 30, 30): a side under 20 voxels; pass a CT covering the chest
+    """
+    shape = ct.shape
+    if len(shape) != 3:
+        raise InputError(f"CT shape {shape}: expected a 3-D image; pass one CT volume")
+    if max(shape) > 1500:
+        raise InputError(f"CT shape {shape}: a side over 1500 voxels; pass a CT of at most 1500 voxels a side")
+    if min(shape) < 20:
+        raise InputError(f"CT shape {shape}: a side under 20 voxels; pass a CT covering the chest")
+
+
+def measure_report(ct: nib.Nifti1Image, masks: MaskSet, *, metadata: dict | None = None) -> PulmonaryResult:
+    """Measure every landmark the masks allow; the others get a reason."""
+    check_ct(ct)
+    reasons: dict[int, str] = {}
+    if ARTERY not in masks.images:
+        why = masks.missing_reason(ARTERY)
+        return PulmonaryResult(report_json({}, {lm.index: why for lm in LANDMARKS}, {}, metadata), {})
+    landmarks = {lm.index: masks.images[lm.name] for lm in LANDMARKS if lm.name in masks.images}
+    for lm in LANDMARKS:
+        if lm.name not in masks.images:
+            reasons[lm.index] = masks.missing_reason(lm.name)
+    grid = build_grid(ct, masks.images[ARTERY], landmarks)
+    if not grid.artery.any():
+        why = "the pulmonary artery mask is empty on the report grid (not segmented, or outside the landmarks' image)"
+        return PulmonaryResult(report_json({}, {lm.index: why for lm in LANDMARKS}, {}, metadata), {})
+    results, plane_reasons, slices, centres = measure_landmarks(grid)
+    return PulmonaryResult(report_json(results, {**reasons, **plane_reasons}, centres, metadata), slices)
+
+
+def report_json(results: dict[int, dict], reasons: dict[int, str], centres: dict[int, list[int]],
+                metadata: dict | None = None) -> dict:
+    """The official layout: ``landmarks`` (``"1"``..``"5"``: name, area cm^2, diameters cm, end points)
+    and ``metadata``; landmarks not measured have ``None`` metrics and a reason in ``not_measurable``."""
+    landmarks: dict[str, dict] = {}
+    for lm in LANDMARKS:
+        entry: dict[str, object] = {"name": lm.display_name}
+        if lm.index in results:
+            entry.update(results[lm.index])
+        else:
+            if lm.index in centres:
+                entry["cl_point"] = centres[lm.index]
+            entry.update(dict.fromkeys(_EMPTY_METRICS))
+        landmarks[str(lm.index)] = entry
+    return {"landmarks": landmarks, "metadata": dict(metadata or default_metadata()),
+            "not_measurable": {str(i): reasons[i] for i in sorted(reasons)}}
