@@ -9,7 +9,9 @@ from __future__ import annotations
 from importlib import import_module
 
 # report name on the command line -> the module that registers it
-REPORTS: dict[str, str] = {}
+REPORTS: dict[str, str] = {
+    "body_composition": "totalseg.cli.report_body_composition",
+}
 
 
 def register(subparsers) -> None:
