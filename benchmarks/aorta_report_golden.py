@@ -14,7 +14,8 @@ each case, ``tests/data/aorta_report_golden/<case>/``:
   (the ``total`` ROIs, ``annulus_proper``/``sinotubular_junction`` of ``aorta_annulus``, the
   ``renal_arteries`` task's vessels, ``aorta_true_lumen``/``aorta_false_lumen`` of
   ``aortic_dissection`` where the case has them, and ``contrast_phase.json``);
-- ``official.json``: the report JSON the official pipeline (``create_aorta_report``) wrote.
+- ``official.json``: the report JSON the official pipeline (``create_aorta_report``) wrote;
+- ``official_seconds.txt`` (only with ``--out``): how long the official pipeline took.
 
 The official pipeline runs unchanged from these masks (no model runs: the masks are given as its
 ``--rois_totalseg``/``--rois_details`` folders and the phase file sits where its phase step looks
@@ -28,7 +29,9 @@ Cases:
   ``aortic_dissection`` model is not run);
 - ``dissection``: ``full`` plus a false lumen in the descending aorta (``arterial_late`` phase);
 - ``partial``: the brachiocephalic trunk and the celiac trunk empty, so landmarks 4-8 and 10 and
-  the arch/descending sections are not measurable.
+  the arch/descending sections are not measurable;
+- ``eroded``: the masks of ``full``, run with the official ``--erosion`` (landmark cuts of the aorta
+  eroded once; the annulus cut eroded once).
 
 Design diameters (mm): annulus 24, sinuses of Valsalva 33, ascending aorta 28, descending and
 abdominal aorta 22 (the arch tapers from 28 to 22).
@@ -36,11 +39,13 @@ abdominal aorta 22 (the arch tapers from 28 to 22).
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import nibabel as nib
@@ -52,7 +57,8 @@ SHAPE = (80, 60, 120)  # x (right->left), y (posterior->anterior), z (inferior->
 Y0 = 50.0  # the aorta's plane (mm)
 ARCH_CENTER = (55.0, 130.0)  # (x, z) mm
 ARCH_RADIUS = 25.0
-CASES = ("full", "dissection", "partial")
+CASES = ("full", "dissection", "partial", "eroded")
+EROSION_CASES = ("eroded",)  # run with the official --erosion
 
 
 def _path_points(step_mm: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
@@ -173,7 +179,7 @@ def write_case(case: str, folder: Path) -> None:
     (models / "contrast_phase.json").write_text(json.dumps(phase))
 
 
-def run_official(folder: Path) -> dict:
+def run_official(folder: Path, *, erosion: bool = False) -> dict:
     """The official report JSON from ``folder``'s CT and masks (pictures skipped, see the module doc)."""
     from totalsegmentator.aorta_report import pipeline
     from totalsegmentator.bin.totalseg_aorta_report import _load_metadata
@@ -192,20 +198,33 @@ def run_official(folder: Path) -> dict:
         for step in pipeline.create_aorta_report(
             folder / "ct.nii.gz", models, models, _load_metadata(None, logger), tmp_dir, logger,
             delete_tmp=False, delete_aux_files=True, aorta_fn="aorta.nii.gz", annulus_fn="annulus_proper.nii.gz",
+            erosion=erosion,
         ):
             final = step
     return convert_to_serializable(final["report_json"])
 
 
-def main(cases: list[str]) -> None:
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description="official aorta report goldens on phantoms")
+    parser.add_argument("cases", nargs="*", metavar="CASE",
+                        help=f"cases to build and run (default: all of {', '.join(CASES)})")
+    parser.add_argument("--out", type=Path, default=OUT, help="where to write the cases (default: the goldens)")
+    args = parser.parse_args(argv)
+    unknown = set(args.cases) - set(CASES)
+    if unknown:
+        parser.error(f"unknown case(s) {sorted(unknown)}; choose from {', '.join(CASES)}")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    for case in cases:
-        folder = OUT / case
+    for case in args.cases or CASES:
+        folder = args.out / case
         write_case(case, folder)
-        result = run_official(folder)
+        started = time.perf_counter()
+        result = run_official(folder, erosion=case in EROSION_CASES)
+        seconds = time.perf_counter() - started
         (folder / "official.json").write_text(json.dumps(result, indent=4) + "\n")
-        print(f"{case}: wrote {folder / 'official.json'}")
+        if args.out != OUT:  # for the side-by-side benchmark; the goldens stay free of timings
+            (folder / "official_seconds.txt").write_text(f"{seconds:.2f}\n")
+        print(f"{case}: wrote {folder / 'official.json'} ({seconds:.1f} s)")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or list(CASES))
+    main(sys.argv[1:])

@@ -23,16 +23,17 @@ def _official(case: str) -> dict:
     return json.loads((GOLDEN / case / "official.json").read_text())
 
 
-def _ours(case: str, *, only_total: bool = False) -> dict:
+def _ours(case: str, *, only_total: bool = False) -> tuple[dict, dict]:
     models = GOLDEN / case / "models"
     masks = masks_from_folder(models)
     if only_total:
         masks = {name: image for name, image in masks.items() if name in TOTAL_ROIS}
-    report = aorta_report(masks, ct=nib.load(GOLDEN / case / "ct.nii.gz"), phase=phase_from_folder(models))
+    report = aorta_report(masks, ct=nib.load(GOLDEN / case / "ct.nii.gz"), phase=phase_from_folder(models),
+                          erosion=case == "eroded")
     return json.loads(json.dumps(report.json)), report.not_measurable
 
 
-@pytest.mark.parametrize("case", ["full", "dissection", "partial"])
+@pytest.mark.parametrize("case", ["full", "dissection", "partial", "eroded"])
 def test_matches_the_official_report(case):
     official = _official(case)
     ours, _ = _ours(case)

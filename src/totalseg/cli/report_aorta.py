@@ -26,6 +26,10 @@ def register(subparsers) -> None:
                    help="a total segmentation (multilabel file or mask folder) for the total classes")
     p.add_argument("--contrast-phase", choices=PHASES, help="the CT's phase (default: contrast_phase.json "
                                                            "of --seg-dir; native disables the lumen masks)")
+    p.add_argument("-n", "--nodeinfo", type=Path, metavar="FILE",
+                   help="JSON of DICOM fields for the metadata block (PatientAge, PatientSex, ...)")
+    p.add_argument("-e", "--erosion", action="store_true",
+                   help="erode the aorta by one 0.8 mm voxel for the landmark cuts (the official --erosion)")
     p.add_argument("--skip-dissection", action="store_true", help="ignore the true/false lumen masks")
     p.add_argument("-d", "--device", default="cpu", help="cpu, gpu, gpu:N or mps for our total run "
                                                         "(without --seg/--seg-dir)")
@@ -38,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
 
     report = run_report(ReportRequest(ct=args.input, out_dir=args.output, seg_dir=args.seg_dir, seg=args.seg,
                                       device=args.device, phase=args.contrast_phase,
-                                      skip_dissection=args.skip_dissection, quiet=args.quiet))
+                                      skip_dissection=args.skip_dissection, erosion=args.erosion,
+                                      nodeinfo=args.nodeinfo, quiet=args.quiet))
     if not args.quiet:
         for number, landmark in report.json["landmarks"].items():
             why = report.not_measurable.get(number)

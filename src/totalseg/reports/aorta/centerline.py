@@ -150,12 +150,22 @@ def length_mm(path: np.ndarray, spacing: np.ndarray) -> np.float32:
 
 
 def orient_upward(path: np.ndarray) -> np.ndarray:
-    """The path starting at its lower end (smaller z index)."""
+    """The path starting at its lower end (smaller z index).
+
+    Examples:
+        >>> orient_upward(np.array([[0, 0, 5.0], [0, 0, 1.0]]))[0].tolist()
+        [0.0, 0.0, 1.0]
+    """
     return path[::-1].copy() if len(path) > 1 and path[0, 2] > path[-1, 2] else path
 
 
 def append_point(path: np.ndarray, point: np.ndarray) -> np.ndarray:
-    """``path`` continued to ``point`` through evenly spaced points (one per voxel of distance)."""
+    """``path`` continued to ``point`` through evenly spaced points (one per voxel of distance).
+
+    Examples:
+        >>> append_point(np.array([[0, 0, 0.0]]), np.array([0, 0, 3.0]))[:, 2].tolist()
+        [0.0, 0.75, 1.5, 2.25, 3.0]
+    """
     point = np.asarray(point, dtype=np.float64)
     last = path[-1]
     distance = np.linalg.norm(last - point)
@@ -167,25 +177,46 @@ def append_point(path: np.ndarray, point: np.ndarray) -> np.ndarray:
 
 
 def extended(path: np.ndarray, distance: float) -> np.ndarray:
-    """``path`` extended by ``distance`` voxels along its last step."""
+    """``path`` extended by ``distance`` voxels along its last step.
+
+    Examples:
+        >>> extended(np.array([[0, 0, 0.0], [0, 0, 1.0]]), 1)[-1].tolist()
+        [0.0, 0.0, 2.0]
+    """
     direction = path[-1] - path[-2]
     direction = direction / np.linalg.norm(direction)
     return append_point(path, path[-1] + distance * direction)
 
 
 def index_of(path: np.ndarray, point) -> int | None:
-    """The first index of ``point`` in ``path`` (None if absent)."""
+    """The first index of ``point`` in ``path`` (None if absent).
+
+    Examples:
+        >>> index_of(np.array([[0, 0, 0.0], [0, 0, 1.0]]), (0, 0, 1))
+        1
+    """
     hits = np.flatnonzero(np.all(path == np.asarray(point, dtype=np.float64), axis=1))
     return int(hits[0]) if hits.size else None
 
 
 def closest_point(path: np.ndarray, point) -> np.ndarray:
-    """The point of ``path`` nearest to ``point`` (voxel distance; the first on ties)."""
+    """The point of ``path`` nearest to ``point`` (voxel distance; the first on ties).
+
+    Examples:
+        >>> closest_point(np.array([[0, 0, 0.0], [0, 0, 4.0]]), [1, 0, 3]).tolist()
+        [0.0, 0.0, 4.0]
+    """
     return path[int(np.argmin(np.linalg.norm(path - np.asarray(point), axis=1)))]
 
 
 def closest_section(path: np.ndarray, point, length_mm_: float, spacing_z: np.float32) -> np.ndarray:
-    """The part of ``path`` about ``length_mm_`` long (counted in z voxels) centred at the point nearest ``point``."""
+    """The part of ``path`` about ``length_mm_`` long (counted in z voxels) centred at the point nearest ``point``.
+
+    Examples:
+        >>> line = np.array([[0, 0, z] for z in range(100)], dtype=float)
+        >>> closest_section(line, [0, 0, 50], 40, np.float32(2.0))[[0, -1], 2].tolist()
+        [40.0, 60.0]
+    """
     closest = index_of(path, closest_point(path, point))
     count = int(length_mm_ / spacing_z)
     start = max(closest - count // 2, 0)
@@ -249,7 +280,12 @@ def midpoint_index(path: np.ndarray, a: int | None, b: int | None) -> int | None
 
 
 def normal_at(path: np.ndarray, idx: int | None) -> np.ndarray:
-    """The centerline direction at ``idx``: the mean of chords over +/- 3..9 points (not normalised)."""
+    """The centerline direction at ``idx``: the mean of chords over +/- 3..9 points (not normalised).
+
+    Examples:
+        >>> normal_at(np.array([[0, 0, z] for z in range(30)], dtype=float), 15).tolist()
+        [0.0, 0.0, -12.0]
+    """
     if len(path) < 2 or idx is None or not 0 <= idx < len(path):
         return np.array([0.0, 0.0, 1.0])
     chords = [path[max(0, idx - d)] - path[min(len(path) - 1, idx + d)] for d in range(3, 10)]

@@ -27,7 +27,14 @@ def crop_box(shape: tuple[int, ...], zooms, point: np.ndarray, crop_mm: float) -
 
 def cropped_cut(mask: np.ndarray, affine: np.ndarray, zooms, point: np.ndarray, normal: np.ndarray,
                 crop_mm: float) -> tuple[tuple[slice, ...], np.ndarray]:
-    """The crop box and the cut of ``mask`` by the plane through ``point`` inside it (uint8)."""
+    """The crop box and the cut of ``mask`` by the plane through ``point`` inside it (uint8).
+
+    Examples:
+        >>> m = np.zeros((20, 20, 20), np.uint8); m[5:15, 5:15, :] = 1
+        >>> box, cut = cropped_cut(m, np.eye(4), (1.0, 1.0, 1.0), np.array([10, 10, 10.0]), np.array([0, 0, 1.0]), 10)
+        >>> box[2], int(cut[:, :, 5].sum())
+        (slice(5, 15, None), 100)
+    """
     box = crop_box(mask.shape, zooms, point, crop_mm)
     cropped_affine = affine.copy()
     cropped_affine[:3, 3] = (affine @ np.array([b.start for b in box] + [1]))[:3]
@@ -36,7 +43,14 @@ def cropped_cut(mask: np.ndarray, affine: np.ndarray, zooms, point: np.ndarray, 
 
 
 def widest_point(mask: np.ndarray, affine: np.ndarray, zooms, stretch: np.ndarray, crop_mm: float) -> int | None:
-    """Index (into ``stretch``) of the point whose perpendicular cut has the most voxels; None if too short."""
+    """Index (into ``stretch``) of the point whose perpendicular cut has the most voxels; None if too short.
+
+    Examples:
+        >>> m = np.zeros((30, 30, 30), np.uint8); m[10:20, 10:20, :] = 1; m[7:23, 7:23, 20:24] = 1
+        >>> line = np.array([[15, 15, z] for z in range(5, 27)], dtype=float)
+        >>> int(line[widest_point(m, np.eye(4), (1.0, 1.0, 1.0), line, 24), 2])
+        20
+    """
     if len(stretch) < 2:
         return None
     areas: dict[tuple, int] = {}
@@ -47,7 +61,14 @@ def widest_point(mask: np.ndarray, affine: np.ndarray, zooms, stretch: np.ndarra
 
 
 def widest_diameter_mm(mask: np.ndarray, affine: np.ndarray, zooms, stretch: np.ndarray, crop_mm: float) -> float:
-    """The largest diameter (mm) of the widest perpendicular cut along ``stretch`` (0 if too short)."""
+    """The largest diameter (mm) of the widest perpendicular cut along ``stretch`` (0 if too short).
+
+    Examples:
+        >>> m = np.zeros((30, 30, 30), np.uint8); m[10:20, 10:20, :] = 1
+        >>> line = np.array([[15, 15, z] for z in range(5, 27)], dtype=float)
+        >>> round(widest_diameter_mm(m, np.eye(4), (1.0, 1.0, 1.0), line, 24), 2)
+        14.21
+    """
     idx = widest_point(mask, affine, zooms, stretch, crop_mm)
     if idx is None:
         return 0.0
@@ -58,7 +79,15 @@ def widest_diameter_mm(mask: np.ndarray, affine: np.ndarray, zooms, stretch: np.
 
 def section_between(mask: np.ndarray, affine: np.ndarray, zooms, path: np.ndarray, start: int, end: int,
                     crop_mm: float) -> np.ndarray:
-    """The part of ``mask`` between the cuts at path indices ``start`` and ``end`` (uint8)."""
+    """The part of ``mask`` between the cuts at path indices ``start`` and ``end`` (uint8).
+
+    Examples:
+        >>> m = np.zeros((20, 20, 40), np.uint8); m[5:15, 5:15, :] = 1
+        >>> line = np.array([[10, 10, z] for z in range(40)], dtype=float)
+        >>> section = section_between(m, np.eye(4), (1.0, 1.0, 1.0), line, 10, 30, 30)
+        >>> np.flatnonzero(section.any(axis=(0, 1)))[[0, -1]].tolist()
+        [12, 28]
+    """
     section = mask.astype(np.uint8).copy()
     start, end = min(start, end), max(start, end)
     for idx in (start, end):

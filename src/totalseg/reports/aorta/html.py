@@ -21,7 +21,15 @@ def _value(value) -> str:
 
 
 def report_page(report) -> str:
-    """The HTML page of an :class:`~totalseg.reports.aorta.report.AortaReport`."""
+    """The HTML page of an :class:`~totalseg.reports.aorta.report.AortaReport`.
+
+    Examples:
+        >>> from totalseg.reports.aorta.phantom import straight_tube
+        >>> from totalseg.reports.aorta.report import aorta_report
+        >>> page = report_page(aorta_report(straight_tube(diameter_mm=20)))
+        >>> "Landmark 1 (annulus) not measurable, because annulus_proper was not given" in page
+        True
+    """
     landmarks, sections = report.json["landmarks"], report.json["section_stats"]
     reasons = report.not_measurable
     rows = []

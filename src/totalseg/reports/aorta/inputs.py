@@ -100,7 +100,14 @@ def _bbox(mask: np.ndarray, margin: np.ndarray) -> tuple[slice, ...]:
 
 
 def on_grid(image: nib.Nifti1Image | None, reference: nib.Nifti1Image, *, order: int = 0) -> np.ndarray:
-    """A mask on the reference grid: resampled, thresholded at 0.5, largest blob (uint8); zeros if None."""
+    """A mask on the reference grid: resampled, thresholded at 0.5, largest blob (uint8); zeros if None.
+
+    Examples:
+        >>> m = np.zeros((10, 10, 10), np.uint8); m[2:4, 2:4, 2:4] = 1; m[7, 7, 7] = 1
+        >>> reference = nib.Nifti1Image(np.zeros((20, 20, 20), np.uint8), np.diag([0.5, 0.5, 0.5, 1]))
+        >>> int(on_grid(nib.Nifti1Image(m, np.eye(4)), reference).sum()), int(on_grid(None, reference).sum())
+        (64, 0)
+    """
     if image is None:
         return np.zeros(reference.shape, np.uint8)
     data = resample_from_to(image, reference, order=order).get_fdata(dtype=np.float32)
@@ -113,6 +120,12 @@ def load_report_data(masks: Mapping[str, nib.Nifti1Image], *, ct: nib.Nifti1Imag
 
     Raises:
         KeyError: without an ``aorta`` mask (the caller checks first and says what to pass).
+
+    Examples:
+        >>> from totalseg.reports.aorta.phantom import straight_tube
+        >>> data = load_report_data(straight_tube(diameter_mm=20))
+        >>> sorted(data.missing), data.lumen_note[:26]
+        (['annulus', 'brachio', 'celiac', 'sinotub_junc', 'subclavian'], 'no true/false lumen masks ')
     """
     reference, annulus_source = reference_grid(masks[AORTA.mask], masks.get(ANNULUS.mask))
     spacing = reference.header.get_zooms()

@@ -40,7 +40,17 @@ class Placement:
 
 def anchor_structures(structures: dict[str, np.ndarray], aorta: np.ndarray, path: np.ndarray,
                       spacing, missing: set[str]) -> dict[str, Anchor]:
-    """Each anchor key's centerline index (the official ``attach_structure_anchors``)."""
+    """Each anchor key's centerline index (the official ``attach_structure_anchors``).
+
+    Examples:
+        >>> from totalseg.reports.aorta.inputs import load_report_data
+        >>> from totalseg.reports.aorta.phantom import straight_tube
+        >>> data = load_report_data(straight_tube(diameter_mm=20))
+        >>> path = cl.orient_upward(cl.skeleton_path(cl.smoothed_for_skeleton(data.aorta)))
+        >>> anchors = anchor_structures(data.structures, data.aorta, path, data.spacing, data.missing)
+        >>> anchors["T12"].index is not None, anchors["celiac"].reason
+        (True, "celiac_trunk was not given (it comes from the 'renal_arteries' model)")
+    """
     contacts, anchors = {}, {}
     for key, data in structures.items():
         if key in ("T12", "sinotub_junc", "iliac"):
@@ -98,7 +108,17 @@ def _pair_reason(anchors: dict[str, Anchor], key: str) -> str:
 
 def place_landmarks(anchors: dict[str, Anchor], *, annulus_reason: str, path: np.ndarray, sections_mask: np.ndarray,
                     affine: np.ndarray, zooms) -> dict[int, Placement]:
-    """Each landmark's centerline index, or None and why (the official ``create_landmarks``)."""
+    """Each landmark's centerline index, or None and why (the official ``create_landmarks``).
+
+    Examples:
+        >>> path = np.array([[5, 5, z] for z in range(200)], dtype=float)
+        >>> anchors = {key: Anchor(reason="not given") for key in STRUCTURES}
+        >>> anchors["T12"], anchors["iliac"] = Anchor(index=120), Anchor(index=10)
+        >>> marks = place_landmarks(anchors, annulus_reason="not given", path=path, sections_mask=None,
+        ...                         affine=np.eye(4), zooms=(0.8, 0.8, 0.8))
+        >>> {n: m.index for n, m in marks.items() if m.index is not None}
+        {9: 120, 11: 25}
+    """
     reasons = {key: a.reason for key, a in anchors.items()} | {"annulus": annulus_reason}
     marks = {n: Placement(reasons=[reasons[d] for d in lm.depends_on if reasons[d]]) for n, lm in LANDMARKS.items()}
     spacing = np.asarray(zooms[:3])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 
 from totalseg.reports.aorta import centerline as cl
 from totalseg.reports.aorta.cuts import section_between, widest_diameter_mm
@@ -13,19 +14,30 @@ from totalseg.reports.aorta.oblique import FlatSection, flatten, measure
 from totalseg.reports.aorta.planes import major_diameter_mm, mask_normal, plane_cut
 
 
-def landmark_cuts(marks: dict[int, Placement], path: np.ndarray,
-                  data: ReportData) -> tuple[dict[int, np.ndarray], float]:
-    """Each placed landmark's perpendicular cut (the annulus: its own plane) and the largest cut diameter (mm)."""
+def landmark_cuts(marks: dict[int, Placement], path: np.ndarray, data: ReportData, *,
+                  erosion: bool = False) -> tuple[dict[int, np.ndarray], float]:
+    """Each placed landmark's perpendicular cut (the annulus: its own plane) and the largest cut diameter (mm).
+
+    ``erosion`` (the official ``--erosion``): cut the aorta eroded once, and erode the annulus cut once.
+
+    Examples:
+        >>> cuts, largest_mm = landmark_cuts(marks, path, data)  # doctest: +SKIP
+        >>> sorted(cuts), round(largest_mm, 1)  # doctest: +SKIP
+        ([9, 11], 21.0)
+    """
     cuts, largest = {}, 0.0
+    aorta = ndimage.binary_erosion(data.aorta, iterations=1) if erosion else data.aorta
     for number, mark in marks.items():
         if mark.index is None:
             continue
         point = path[mark.index]
         if number == 1:
             annulus = data.annulus.astype(np.uint8)
-            cut = plane_cut(annulus, point, mask_normal(annulus))
+            cut = plane_cut(annulus, point, mask_normal(annulus)).astype(np.uint8)
+            if erosion:
+                cut = ndimage.binary_erosion(cut, iterations=1)
         else:
-            cut = plane_cut(data.aorta, point, cl.normal_at(path, mark.index))
+            cut = plane_cut(aorta, point, cl.normal_at(path, mark.index))
         cuts[number] = cut.astype(np.uint8)
         largest = max(largest, major_diameter_mm(cuts[number], np.asarray(data.spacing)) or 0.0)
     return cuts, largest
@@ -33,7 +45,13 @@ def landmark_cuts(marks: dict[int, Placement], path: np.ndarray,
 
 def landmark_numbers(marks: dict[int, Placement], cuts: dict[int, np.ndarray], largest_mm: float,
                      data: ReportData) -> tuple[dict[str, dict], dict[int, FlatSection]]:
-    """The JSON ``landmarks`` block (keys "1".."11") and each measured landmark's flat slice."""
+    """The JSON ``landmarks`` block (keys "1".."11") and each measured landmark's flat slice.
+
+    Examples:
+        >>> landmarks, flats = landmark_numbers(marks, cuts, largest_mm, data)  # doctest: +SKIP
+        >>> landmarks["9"]["diameter"], landmarks["1"]["diameter"]  # doctest: +SKIP
+        (2.2, None)
+    """
     out, flats = {}, {}
     for number, landmark in LANDMARKS.items():
         if number not in cuts:
@@ -48,7 +66,12 @@ def landmark_numbers(marks: dict[int, Placement], cuts: dict[int, np.ndarray], l
 
 
 def section_numbers(marks: dict[int, Placement], path: np.ndarray, largest_mm: float, data: ReportData) -> dict:
-    """The JSON ``section_stats`` block: per section length (cm), maximal diameter (cm), volumes (ml)."""
+    """The JSON ``section_stats`` block: per section length (cm), maximal diameter (cm), volumes (ml).
+
+    Examples:
+        >>> section_numbers(marks, path, largest_mm, data)["aorta_abdominal"]["length"]  # doctest: +SKIP
+        2.6
+    """
     out = {}
     affine, zooms = data.reference.affine, data.spacing
     voxel_ml = np.prod(zooms)

@@ -59,7 +59,15 @@ def _fixed_box(mask: np.ndarray, zooms, size_mm: float) -> tuple[slice, ...]:
 
 def flatten(cut: np.ndarray, affine: np.ndarray, zooms, *, false_lumen: np.ndarray, true_lumen: np.ndarray,
             ct: np.ndarray | None, size_mm: float) -> FlatSection:
-    """The flattened slice of a landmark's ``cut`` (uint8 on the grid ``affine``)."""
+    """The flattened slice of a landmark's ``cut`` (uint8 on the grid ``affine``).
+
+    Examples:
+        >>> cut = np.zeros((30, 30, 30), np.uint8); cut[5:25, 5:25, 14:17] = 1
+        >>> none = np.zeros_like(cut)
+        >>> flat = flatten(cut, np.eye(4), (1.0, 1.0, 1.0), false_lumen=none, true_lumen=cut, ct=None, size_mm=28)
+        >>> flat.z, int(flat.cut.sum()), int(flat.true_lumen.sum())
+        (14, 400, 400)
+    """
     box = _fixed_box(cut, zooms, size_mm)
     crop_affine = affine.copy()
     crop_affine[:3, 3] = (affine @ np.array([b.start for b in box] + [1]))[:3]
@@ -95,7 +103,15 @@ def flatten(cut: np.ndarray, affine: np.ndarray, zooms, *, false_lumen: np.ndarr
 
 
 def measure(section: FlatSection) -> dict:
-    """The official per-landmark numbers of a flattened slice (cm, cm^2, end points in mm and voxels)."""
+    """The official per-landmark numbers of a flattened slice (cm, cm^2, end points in mm and voxels).
+
+    Examples:
+        >>> disk = (np.hypot(*np.indices((41, 41)) - 20) <= 15).astype(np.uint8)
+        >>> none = np.zeros_like(disk)
+        >>> numbers = measure(FlatSection(disk, none, disk, None, np.array([1.0, 1.0]), 0, np.eye(4)))
+        >>> numbers["diameter"], numbers["area"], numbers["diameter_fl"], numbers["start_voxel"]
+        (3.0, 7.1, 0.0, [5, 20, 0])
+    """
     out = {}
     for key, data in (("area", section.cut), ("area_fl", section.false_lumen), ("area_tl", section.true_lumen)):
         out[key] = float((data.sum() * np.prod(section.pixel_mm) / 100).round(1))

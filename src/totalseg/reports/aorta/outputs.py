@@ -12,6 +12,7 @@ from totalseg.errors import InputError
 from totalseg.io.atomic import atomic_write_text
 from totalseg.measure.files import write_json
 from totalseg.reports.aorta.html import report_page
+from totalseg.reports.aorta.metadata import check_ct_shape, report_metadata
 from totalseg.reports.aorta.report import AortaReport, aorta_report
 from totalseg.reports.aorta.sources import masks_from_folder, masks_from_total, phase_from_folder
 
@@ -31,6 +32,8 @@ class ReportRequest:
     device: str = "cpu"
     phase: str | None = None
     skip_dissection: bool = False
+    erosion: bool = False
+    nodeinfo: Path | None = None
     quiet: bool = True
 
 
@@ -39,9 +42,16 @@ def run_report(request: ReportRequest) -> AortaReport:
 
     Writes ``aorta_report.json`` (the official keys), ``not_measurable.json`` (landmark or section ->
     reason) and ``aorta_report.html`` into ``request.out_dir``.
+
+    Examples:
+        >>> request = ReportRequest(ct=Path("ct.nii.gz"), out_dir=Path("out"), seg_dir=Path("models"))
+        >>> run_report(request).json["landmarks"]["9"]["diameter"]  # doctest: +SKIP
+        2.4
     """
     if not request.ct.is_file():
         raise InputError(f"{request.ct}: no such CT file; pass the CT the masks belong to (-i)")
+    metadata = report_metadata(request.nodeinfo)
+    check_ct_shape(nib.load(request.ct).shape, request.ct)
     ct_path, masks, phase = request.ct, {}, request.phase
     if request.seg is None and request.seg_dir is None:
         from totalseg.reports.aorta.segmentation import segment_total
@@ -54,13 +64,18 @@ def run_report(request: ReportRequest) -> AortaReport:
         phase = phase or phase_from_folder(request.seg_dir)
     if request.seg is not None:
         masks = masks | masks_from_total(request.seg)
-    report = aorta_report(masks, ct=nib.load(ct_path), phase=phase, skip_dissection=request.skip_dissection)
+    report = aorta_report(masks, ct=nib.load(ct_path), phase=phase, skip_dissection=request.skip_dissection,
+                          erosion=request.erosion, metadata=metadata)
     write_files(report, request.out_dir)
     return report
 
 
 def write_files(report: AortaReport, out_dir: str | os.PathLike) -> None:
-    """The report's JSON, its reasons and its HTML page in ``out_dir``."""
+    """The report's JSON, its reasons and its HTML page in ``out_dir``.
+
+    Examples:
+        >>> write_files(aorta_report(masks), "out")  # doctest: +SKIP
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json(report.json, out_dir / JSON_NAME)

@@ -55,7 +55,13 @@ def section_png(section: FlatSection, measured: dict) -> bytes:
 
 
 def overview_png(aorta: np.ndarray, path: np.ndarray, marks: dict[int, int]) -> bytes:
-    """A coronal projection of the aorta with its centerline and the landmark numbers (head up)."""
+    """A coronal projection of the aorta with its centerline and the landmark numbers (head up).
+
+    Examples:
+        >>> aorta = np.zeros((10, 10, 30), np.uint8); aorta[3:7, 3:7, 2:28] = 1
+        >>> overview_png(aorta, np.array([[5, 5, z] for z in range(2, 28)], dtype=float), {9: 10})[:4]
+        b'\x89PNG'
+    """
     projection = aorta.max(axis=1).astype(np.uint8)  # (x, z)
     rgb = np.where(projection[..., None] > 0, np.array([200, 90, 90], np.uint8), np.array([20, 20, 20], np.uint8))
     for x, _, z in np.round(path).astype(int):

@@ -17,16 +17,13 @@ import numpy as np
 
 from totalseg.errors import InputError
 from totalseg.reports.aorta import centerline as cl
-from totalseg.reports.aorta.definitions import AORTA, LANDMARKS, MIN_STRUCTURE_MM3, REPORT_VERSION, SECTIONS
+from totalseg.reports.aorta.definitions import AORTA, LANDMARKS, MIN_STRUCTURE_MM3, SECTIONS
 from totalseg.reports.aorta.inputs import ReportData, load_report_data
 from totalseg.reports.aorta.landmarks import Placement, anchor_structures, place_landmarks
 from totalseg.reports.aorta.measurements import landmark_cuts, landmark_numbers, section_numbers
+from totalseg.reports.aorta.metadata import report_metadata
 from totalseg.reports.aorta.oblique import FlatSection
 from totalseg.reports.aorta.planes import centre
-
-DEFAULT_METADATA = {"PatientName": "Unknown", "PatientSex": "M", "PatientAge": 83, "PatientBirthDate": "19000101",
-                    "PatientID": "Unknown", "StudyID": "Unknown", "StudyDescription": "Unknown",
-                    "StudyDate": "19000101"}
 
 
 @dataclass
@@ -42,7 +39,8 @@ class AortaReport:
 
 
 def aorta_report(masks: Mapping[str, nib.Nifti1Image], *, ct: nib.Nifti1Image | None = None,
-                 phase: str | None = None, skip_dissection: bool = False, metadata: dict | None = None) -> AortaReport:
+                 phase: str | None = None, skip_dissection: bool = False, erosion: bool = False,
+                 metadata: dict | None = None) -> AortaReport:
     """The aorta report from masks by name (``aorta``, ``annulus_proper``, ``brachiocephalic_trunk``, ...).
 
     Args:
@@ -50,7 +48,9 @@ def aorta_report(masks: Mapping[str, nib.Nifti1Image], *, ct: nib.Nifti1Image | 
         ct: the CT (only for the pictures).
         phase: the contrast phase (``native`` disables the lumen masks), None when unknown.
         skip_dissection: ignore the true/false lumen masks.
-        metadata: the patient block of the JSON (the official defaults when None).
+        erosion: the official ``--erosion``: landmark cuts of the aorta eroded once (0.8 mm).
+        metadata: the JSON's metadata block (:func:`~totalseg.reports.aorta.metadata.report_metadata`;
+            the official defaults when None).
 
     Raises:
         InputError: without an aorta mask, or when the aorta yields no centerline.
@@ -70,11 +70,10 @@ def aorta_report(masks: Mapping[str, nib.Nifti1Image], *, ct: nib.Nifti1Image | 
     anchors = anchor_structures(data.structures, data.aorta, path, data.spacing, data.missing)
     marks = place_landmarks(anchors, annulus_reason=_annulus_reason(data), path=path,
                             sections_mask=data.aorta_sections, affine=data.reference.affine, zooms=data.spacing)
-    cuts, largest = landmark_cuts(marks, path, data)
+    cuts, largest = landmark_cuts(marks, path, data, erosion=erosion)
     landmarks, flats = landmark_numbers(marks, cuts, largest, data)
     sections = section_numbers(marks, path, largest, data)
-    meta = dict(metadata or DEFAULT_METADATA) | {"version": REPORT_VERSION}
-    result = {"landmarks": landmarks, "section_stats": sections, "metadata": meta}
+    result = {"landmarks": landmarks, "section_stats": sections, "metadata": metadata or report_metadata()}
     placed = {n: m.index for n, m in marks.items() if m.index is not None}
     return AortaReport(result, _reasons(marks, data), flats, placed, path, data)
 

@@ -44,7 +44,12 @@ def masks_from_folder(folder: str | os.PathLike) -> dict[str, nib.Nifti1Image]:
 
 
 def masks_from_total(path: str | os.PathLike) -> dict[str, nib.Nifti1Image]:
-    """The report's ``total`` classes from a ``total`` segmentation (absent classes as empty masks)."""
+    """The report's ``total`` classes from a ``total`` segmentation (absent classes as empty masks).
+
+    Examples:
+        >>> sorted(masks_from_total("total.nii.gz"))  # doctest: +SKIP
+        ['aorta', 'brachiocephalic_trunk', 'iliac_artery_right', 'subclavian_artery_left', 'vertebrae_T12']
+    """
     from totalseg.anatomy.class_maps import class_map
     from totalseg.measure.segmentations import read_segmentation
 
@@ -56,7 +61,12 @@ def masks_from_total(path: str | os.PathLike) -> dict[str, nib.Nifti1Image]:
 
 
 def phase_from_folder(folder: str | os.PathLike) -> str | None:
-    """The ``phase`` of ``folder/contrast_phase.json`` (the official phase step's file), None without it."""
+    """The ``phase`` of ``folder/contrast_phase.json`` (the official phase step's file), None without it.
+
+    Examples:
+        >>> phase_from_folder("no/such/folder") is None
+        True
+    """
     path = Path(folder) / "contrast_phase.json"
     if not path.is_file():
         return None
