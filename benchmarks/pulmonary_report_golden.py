@@ -16,6 +16,9 @@ for each case, ``tests/data/pulmonary_report_golden/<case>/``:
 - ``official.json``: the report JSON the official pipeline (``create_pulmonary_report``) returned,
   as its command writes it.
 
+and ``nodeinfo.json`` with ``metadata.json``, the metadata block the official command makes of that
+node-info file (``-n``).
+
 The official pipeline runs unchanged from these masks (given as its ``--rois_totalseg`` and
 ``--rois_details`` folders, so no model runs). Only the picture steps are replaced by no-ops:
 ``plot_pulmonary_seg`` (a 3-D render through ``fury``/``vtk`` under an X virtual frame buffer,
@@ -32,6 +35,14 @@ Cases:
   above the artery, so that the plane through it misses the artery; 1.5 mm grid. The official JSON
   then holds that landmark's plane, an all-zero array of the report grid, under ``roi``; this script
   keeps its sum (``roi_sum``) instead of the array, which would take megabytes.
+
+- ``seeded``: the masks our engine makes with seeded tiny random weights (``heartchambers_highres``,
+  ``pulmonary_artery_landmarks`` and the ``total --fast`` heart crop, as the official ``--run_models``
+  runs them) from the ``full`` CT, with the 0.8 mm heart crop they lie on as the CT. Random networks
+  find no pulmonary artery, so only the proximal MPA (its own plane) is measured. Made with our venv
+  first (the official venv has no ``totalseg``)::
+
+      python benchmarks/pulmonary_report_golden.py --seeded-masks
 
 Design diameters (mm): MPA 26 (proximal MPA, sinotubular junction, bifurcation), left PA 20,
 right PA 22.
@@ -52,6 +63,7 @@ import numpy as np
 
 OUT = Path(__file__).resolve().parents[1] / "tests" / "data" / "pulmonary_report_golden"
 CASES = ("full", "lps_aniso", "cut_off", "empty_branch")
+SEEDED_MODELS = [297, 298, 301, 514]  # total 3 mm and 6 mm, heartchambers_highres, pulmonary_artery_landmarks
 EXTENT_MM = np.array([120.0, 105.0, 100.0])  # world box x, y, z from 0 (RAS mm)
 ANNULUS = np.array([62.0, 35.0, 22.0])       # start of the MPA
 BIFURCATION = np.array([58.0, 62.0, 66.0])
@@ -163,10 +175,110 @@ class _NoDisplay:
         return None
 
 
-def main(cases: list[str]) -> None:
-    for case in cases:
+def write_seeded_masks(folder: Path) -> None:
+    """``folder``'s CT and ``models/`` masks from our engine with seeded tiny weights (our venv)."""
+    from totalseg.models.synthetic import write_random_weights
+    from totalseg.reports.pulmonary.masks import ARTERY
+    from totalseg.reports.pulmonary.model_runs import run_models
+    from totalseg.settings import Settings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        weights, home = Path(tmp) / "weights", Path(tmp) / "home"
+        write_random_weights(weights, SEEDED_MODELS, tiny=True, seed=0)
+        home.mkdir()
+        (home / "config.json").write_text(json.dumps({"license_number": "aca_SEEDEDWEIGHT00"}))
+        names = [ARTERY, "pul_annulus", "pul_sinotubular_junction", "pul_bifurcation", "pul_left_start",
+                 "pul_right_start"]
+        run = run_models(nib.load(OUT / "full" / "ct.nii.gz"), names, device="cpu",
+                         settings=Settings(home_dir=home, weights_dir=weights))
+    if run.ct is None or run.masks.failures:
+        raise SystemExit(f"our engine did not run: {run.masks.failures}")
+    if folder.exists():
+        shutil.rmtree(folder)
+    (folder / "models").mkdir(parents=True)
+    nib.save(run.ct, folder / "ct.nii.gz")
+    for name, img in run.masks.images.items():
+        nib.save(img, folder / "models" / f"{name}.nii.gz")
+
+
+def write_docs() -> None:
+    """The ``docs/benchmarks.md`` section: our report beside the official JSON for every case (our venv)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from harness import write_section
+
+    from totalseg.reports.pulmonary.masks import masks_from_path
+    from totalseg.reports.pulmonary.report import measure_report
+
+    rows, identical, total, metadata_same = [], 0, 0, True
+    for case in [*CASES, "seeded"]:
         folder = OUT / case
-        write_case(case, folder)
+        official = json.loads((folder / "official.json").read_text())
+        ours = json.loads(json.dumps(measure_report(nib.load(folder / "ct.nii.gz"),
+                                                    masks_from_path(folder / "models")).json))
+        metadata_same = metadata_same and ours["metadata"] == official["metadata"]
+        for index, theirs in official["landmarks"].items():
+            theirs = {k: v for k, v in theirs.items() if k != "roi_sum"}
+            mine, same = ours["landmarks"][index], ours["landmarks"][index] == theirs
+            identical, total = identical + same, total + 1
+            rows.append(f"| {case} | {index} {theirs['name']} | {_cell(theirs)} | {_cell(mine)} | "
+                        f"{'identical' if same else 'differs'} |")
+    text = [
+        "## Pulmonary report against the official tool",
+        "",
+        "`totalseg report pulmonary` beside TotalSegmentator 2.18.0's own pulmonary report pipeline "
+        "(`create_pulmonary_report`, pictures skipped) from the same CT and masks: hand-made phantoms with "
+        "design diameters MPA 26 mm, left PA 20 mm, right PA 22 mm, and the masks of our engine with seeded "
+        "random weights (`seeded`). Cells: diameter x perpendicular diameter (cm), area (cm^2); identical "
+        "means every key and value of the landmark's JSON entry (end points in mm and voxels included). "
+        "Diameters read 1-3 mm above the design: the official diameter joins the centres of the two farthest "
+        "boundary voxels of the 0.8 mm cut, and the cuts of landmarks 2-5 are dilated by one voxel.",
+        "Rerun: `.bench/official-venv/bin/python benchmarks/pulmonary_report_golden.py`, then "
+        "`python benchmarks/pulmonary_report_golden.py --docs`.",
+        "",
+        f"**{identical} of {total} landmark entries identical; metadata "
+        f"{'identical in every case' if metadata_same else 'DIFFERS'}.**",
+        "",
+        "| case | landmark | official | ours | JSON entry |",
+        "|---|---|---|---|---|",
+        *rows,
+    ]
+    write_section("pulmonary-report", "\n".join(text))
+
+
+def _cell(entry: dict) -> str:
+    if entry["diameter"] is None:
+        return "not measurable"
+    return f"{entry['diameter']} x {entry['diameter_pd']}, {entry['area']}"
+
+
+NODEINFO = {"PatientsName": "Phantom^Pulmonary", "PatientsAge": "061Y", "PatientsSex": "F",
+            "PatientsBirthDate": "19650302", "StudyDate": "20260101", "Modality": "CT"}
+
+
+def write_metadata_golden() -> None:
+    """``nodeinfo.json`` and the metadata block the official report makes of it (``metadata.json``)."""
+    from totalsegmentator.bin.totalseg_pulmonary_report import _load_metadata
+
+    path = OUT / "nodeinfo.json"
+    path.write_text(json.dumps(NODEINFO, indent=4))
+    metadata = _load_metadata(path, logging.getLogger("pulmonary_report_golden"))
+    (OUT / "metadata.json").write_text(json.dumps(metadata, indent=4))
+
+
+def main(cases: list[str]) -> None:
+    if cases == ["--seeded-masks"]:
+        write_seeded_masks(OUT / "seeded")
+        return
+    if cases == ["--docs"]:
+        write_docs()
+        return
+    for case in cases:
+        if case == "metadata":
+            write_metadata_golden()
+            continue
+        folder = OUT / case
+        if case in CASES:
+            write_case(case, folder)
         report = run_official(folder)
         for landmark in report["landmarks"].values():
             if "roi" in landmark:
@@ -176,4 +288,4 @@ def main(cases: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or list(CASES))
+    main(sys.argv[1:] or [*CASES, "seeded", "metadata"])

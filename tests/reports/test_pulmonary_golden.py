@@ -17,7 +17,7 @@ from totalseg.reports.pulmonary.masks import masks_from_path
 from totalseg.reports.pulmonary.report import measure_report
 
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "pulmonary_report_golden"
-CASES = ("full", "lps_aniso", "cut_off", "empty_branch")
+CASES = ("full", "lps_aniso", "cut_off", "empty_branch", "seeded")
 
 
 @cache

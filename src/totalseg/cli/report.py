@@ -11,6 +11,7 @@ from importlib import import_module
 # report name on the command line -> the module that registers it
 REPORTS: dict[str, str] = {
     "aorta": "totalseg.cli.report_aorta",
+    "pulmonary": "totalseg.cli.report_pulmonary",
     "spine": "totalseg.cli.report_spine",
     "body_composition": "totalseg.cli.report_body_composition",
 }

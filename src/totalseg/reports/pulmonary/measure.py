@@ -102,7 +102,9 @@ def landmark_planes(grid: ReportGrid) -> tuple[dict[int, np.ndarray], dict[int, 
         plane = data if lm.index == 1 else plane_vessel_intersection(grid.artery, point, mask_normal(data))
         if plane.sum() == 0:
             reasons[lm.index] = (f"the plane through the {lm.name} landmark does not cut the pulmonary artery "
-                                 "mask (artery cut off or landmark outside it)")
+                                 "mask (artery cut off or landmark outside it)" if grid.artery.any() else
+                                 "the pulmonary artery mask is empty on the report grid (not segmented, or "
+                                 "outside the landmarks' image)")
             continue
         planes[lm.index] = plane
     return planes, centres, reasons

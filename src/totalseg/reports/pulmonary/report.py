@@ -61,9 +61,6 @@ def measure_report(ct: nib.Nifti1Image, masks: MaskSet, *, metadata: dict | None
         if lm.name not in masks.images:
             reasons[lm.index] = masks.missing_reason(lm.name)
     grid = build_grid(ct, masks.images[ARTERY], landmarks)
-    if not grid.artery.any():
-        why = "the pulmonary artery mask is empty on the report grid (not segmented, or outside the landmarks' image)"
-        return PulmonaryResult(report_json({}, {lm.index: why for lm in LANDMARKS}, {}, metadata), {})
     results, plane_reasons, slices, centres = measure_landmarks(grid)
     return PulmonaryResult(report_json(results, {**reasons, **plane_reasons}, centres, metadata), slices)
 
