@@ -66,3 +66,12 @@ def test_report_of_a_straight_artery_measures_its_design_diameter():
         assert 2.4 <= entry["diameter"] <= 2.6 and 2.4 <= entry["diameter_pd"] <= 2.6
         # pi * 1.2^2 = 4.5 cm^2; the cuts of landmarks 2-5 are dilated by one 0.8 mm voxel: pi * 1.28^2 = 5.1
         assert 4.3 <= entry["area"] <= 5.3
+
+
+def test_condensed_pair_matches_the_index_arrays():
+    from totalseg.reports.pulmonary.geometry import condensed_pair
+
+    for n in (2, 3, 7, 50, 1001):
+        first, second = np.triu_indices(n, 1)
+        picks = np.unique(np.linspace(0, len(first) - 1, 200).astype(int))
+        assert [condensed_pair(int(k), n) for k in picks] == list(zip(first[picks].tolist(), second[picks].tolist()))

@@ -143,3 +143,18 @@ def test_nodeinfo_age_the_official_stops_on_is_refused(tmp_path, age, words):
     with pytest.raises(InputError, match=words):
         pulmonary_report(GOLDEN / "full" / "ct.nii.gz", tmp_path / "out", nodeinfo=path, run_models=False)
     assert not (tmp_path / "out").exists()
+
+
+def test_open_total_masks_alone_measure_nothing_and_say_why(tmp_path):
+    ct = nib.load(GOLDEN / "full" / "ct.nii.gz")
+    labels = np.zeros(ct.shape, np.uint8)
+    labels[10:20, 10:20, 10:20] = 51
+    labels[30:35, 30:35, 30:35] = 53
+    nib.save(add_label_map_to_nifti(nib.Nifti1Image(labels, ct.affine), {51: "heart", 53: "pulmonary_vein"}),
+             tmp_path / "total.nii.gz")
+    report = pulmonary_report(GOLDEN / "full" / "ct.nii.gz", tmp_path / "out", seg=[tmp_path / "total.nii.gz"],
+                              run_models=False)
+    assert all(entry["diameter"] is None for entry in report["landmarks"].values())
+    assert all("the open total task has no pulmonary artery class" in why for why in report["not_measurable"].values())
+    page = (tmp_path / "out" / "pulmonary_report.html").read_text()
+    assert "not measurable, because the pulmonary_artery mask" in page

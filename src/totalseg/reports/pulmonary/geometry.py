@@ -145,10 +145,23 @@ def farthest_pair(points: np.ndarray) -> tuple[float, np.ndarray | None, np.ndar
         return 0.0, None, None
     if len(points) == 1:
         return 0.0, points[0].copy(), points[0].copy()
-    first, second = np.triu_indices(len(points), 1)
     distances = pdist(points)
     best = int(np.argmax(distances))
-    return float(distances[best]), points[first[best]].copy(), points[second[best]].copy()
+    first, second = condensed_pair(best, len(points))
+    return float(distances[best]), points[first].copy(), points[second].copy()
+
+
+def condensed_pair(k: int, n: int) -> tuple[int, int]:
+    """The pair ``(i, j)``, ``i < j``, at index ``k`` of a condensed distance matrix of ``n`` points
+    (``pdist`` order), without building the index arrays.
+
+    Examples:
+        >>> [condensed_pair(k, 4) for k in range(6)]
+        [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
+    """
+    i = n - 2 - int(np.floor(np.sqrt(-8 * k + 4 * n * (n - 1) - 7) / 2 - 0.5))
+    j = k + i + 1 - n * (n - 1) // 2 + (n - i) * (n - i - 1) // 2
+    return i, int(j)
 
 
 def boundary_points(mask: np.ndarray) -> np.ndarray:
