@@ -165,7 +165,12 @@ def condensed_pair(k: int, n: int) -> tuple[int, int]:
 
 
 def boundary_points(mask: np.ndarray) -> np.ndarray:
-    """Indices (N, D) of the foreground voxels with a background face neighbour, in C order."""
+    """Indices (N, D) of the foreground voxels with a background face neighbour, in C order.
+
+    Examples:
+        >>> len(boundary_points(np.ones((3, 3), np.uint8)))
+        8
+    """
     mask = mask > 0
     return np.argwhere(np.logical_xor(mask, ndimage.binary_erosion(mask)))
 
@@ -233,7 +238,13 @@ def spaced_distance(a: Sequence[float], b: Sequence[float], spacing: Sequence[fl
 def plane_diameters(mask: np.ndarray, spacing: Sequence[float] | None = None
                     ) -> tuple[float, float, tuple | None, tuple | None]:
     """Largest diameter of the first region, the perpendicular diameter, and both end-point pairs;
-    distances in mm with ``spacing``, else in voxels."""
+    distances in mm with ``spacing``, else in voxels.
+
+    Examples:
+        >>> bar = np.zeros((10, 10), np.uint8); bar[2:8, 4:6] = 1
+        >>> d, pd, _, _ = plane_diameters(bar, (0.5, 0.5)); round(d, 3), round(pd, 3)
+        (2.55, 0.5)
+    """
     region = first_region_diameter(mask)
     if region is None:
         return 0.0, 0.0, None, None

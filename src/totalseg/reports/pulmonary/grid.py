@@ -24,7 +24,12 @@ from totalseg.reports.pulmonary.geometry import find_center, mask_normal
 
 
 def header_zooms(img: nib.Nifti1Image) -> np.ndarray:
-    """The first three header zooms (float32), as the official code reads voxel sizes."""
+    """The first three header zooms (float32), as the official code reads voxel sizes.
+
+    Examples:
+        >>> header_zooms(nib.Nifti1Image(np.zeros((2, 2, 2)), np.diag([0.8, 0.8, 2.0, 1]))).tolist()
+        [0.800000011920929, 0.800000011920929, 2.0]
+    """
     return np.asarray(img.header.get_zooms()[:3])
 
 
@@ -41,7 +46,14 @@ def largest_blob(data: np.ndarray) -> np.ndarray:
 
 
 def crop_box(img: nib.Nifti1Image, box: Sequence[Sequence[int]], dtype) -> nib.Nifti1Image:
-    """The image cut to ``box`` (``[[lo, hi]] * 3`` voxel indices), its affine moved, data as ``dtype``."""
+    """The image cut to ``box`` (``[[lo, hi]] * 3`` voxel indices), its affine moved, data as ``dtype``.
+
+    Examples:
+        >>> img = nib.Nifti1Image(np.zeros((10, 10, 10)), np.diag([2.0, 2, 2, 1]))
+        >>> cut = crop_box(img, [[2, 5], [0, 10], [1, 3]], np.uint8)
+        >>> cut.shape, cut.affine[:3, 3].tolist()
+        ((3, 10, 2), [4.0, 0.0, 2.0])
+    """
     data = img.get_fdata()[box[0][0]:box[0][1], box[1][0]:box[1][1], box[2][0]:box[2][1]]
     affine = np.copy(img.affine)
     affine[:3, 3] = (affine @ np.array([box[0][0], box[1][0], box[2][0], 1]))[:3]
@@ -105,7 +117,14 @@ def zoom_to_spacing(img: nib.Nifti1Image, spacing_mm: float, *, order: int = 0) 
 
 def resample_onto(img: nib.Nifti1Image, reference: nib.Nifti1Image, *, order: int, is_mask: bool) -> np.ndarray:
     """``img`` resampled onto ``reference``'s grid (world coordinates, spline ``order``); a mask is
-    thresholded at 0.5 and cut to its largest component (uint8), an image kept as float32."""
+    thresholded at 0.5 and cut to its largest component (uint8), an image kept as float32.
+
+    Examples:
+        >>> m = np.zeros((4, 4, 4), np.uint8); m[0, 0, 0] = 1; m[2:4, 2:4, 2:4] = 1
+        >>> ref = nib.Nifti1Image(np.zeros((8, 8, 8)), np.diag([0.5, 0.5, 0.5, 1]))
+        >>> int(resample_onto(nib.Nifti1Image(m, np.eye(4)), ref, order=0, is_mask=True).sum())
+        64
+    """
     data = resample_from_to(img, reference, order=order).get_fdata(dtype=np.float32)
     if is_mask:
         return largest_blob(data > 0.5).astype(np.uint8, copy=False)

@@ -71,6 +71,14 @@ def masks_from_path(path: str | os.PathLike) -> MaskSet:
 
     Raises:
         InputError: the path does not exist, or a multilabel file has no label names.
+
+    Examples:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> nib.save(nib.Nifti1Image(np.ones((2, 2, 2), np.uint8), np.eye(4)), folder / "pul_annulus.nii.gz")
+        >>> found = masks_from_path(folder)
+        >>> sorted(found.images), "pulmonary_artery" in found.missing()
+        (['pul_annulus'], True)
     """
     path = Path(path)
     if path.is_dir():

@@ -111,7 +111,13 @@ def landmark_planes(grid: ReportGrid) -> tuple[dict[int, np.ndarray], dict[int, 
 
 
 def first_diameter_mm(plane: np.ndarray, spacing_mm: np.ndarray) -> float:
-    """The first region's boundary diameter of a 3-D cross-section in mm (0 when there is none)."""
+    """The first region's boundary diameter of a 3-D cross-section in mm (0 when there is none).
+
+    Examples:
+        >>> p = np.zeros((5, 5, 5), np.uint8); p[1:4, 2, 2] = 1
+        >>> first_diameter_mm(p, np.array([0.8, 0.8, 0.8]))
+        1.6
+    """
     region = first_region_diameter(plane)
     return 0.0 if region is None else spaced_distance(region[1], region[2], spacing_mm)
 
