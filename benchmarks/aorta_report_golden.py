@@ -31,7 +31,9 @@ Cases:
 - ``partial``: the brachiocephalic trunk and the celiac trunk empty, so landmarks 4-8 and 10 and
   the arch/descending sections are not measurable;
 - ``eroded``: the masks of ``full``, run with the official ``--erosion`` (landmark cuts of the aorta
-  eroded once; the annulus cut eroded once).
+  eroded once; the annulus cut eroded once);
+- ``irregular``: ``full`` with seeded noise on the vessel surfaces, stray blobs beside the aorta,
+  stored LPS (the first two array axes reversed).
 
 Design diameters (mm): annulus 24, sinuses of Valsalva 33, ascending aorta 28, descending and
 abdominal aorta 22 (the arch tapers from 28 to 22).
@@ -57,7 +59,7 @@ SHAPE = (80, 60, 120)  # x (right->left), y (posterior->anterior), z (inferior->
 Y0 = 50.0  # the aorta's plane (mm)
 ARCH_CENTER = (55.0, 130.0)  # (x, z) mm
 ARCH_RADIUS = 25.0
-CASES = ("full", "dissection", "partial", "eroded")
+CASES = ("full", "dissection", "partial", "eroded", "irregular")
 EROSION_CASES = ("eroded",)  # run with the official --erosion
 
 
@@ -139,6 +141,8 @@ def build_case(case: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         band = (z > 40) & (z < 110)
         masks["aorta_false_lumen"] = ((aorta > 0) & band & (x > 81.0)).astype(np.uint8)
         masks["aorta_true_lumen"] = ((aorta > 0) & ~(band & (x > 79.0))).astype(np.uint8)  # a septum between
+    if case == "irregular":
+        _roughen(masks, np.random.default_rng(7))
     if case == "partial":
         masks["brachiocephalic_trunk"] = np.zeros(SHAPE, np.uint8)
         masks["celiac_trunk"] = np.zeros(SHAPE, np.uint8)
@@ -150,6 +154,21 @@ def build_case(case: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     if "aorta_false_lumen" in masks:
         ct[masks["aorta_false_lumen"] > 0] = 150
     return ct, masks
+
+
+def _roughen(masks: dict[str, np.ndarray], rng: np.random.Generator) -> None:
+    """Seeded noise: a third of the voxels on either side of each vessel's surface flipped, stray blobs added."""
+    from scipy import ndimage
+
+    for name in ("aorta", "annulus_proper", "sinotubular_junction", "brachiocephalic_trunk", "subclavian_artery_left",
+                 "celiac_trunk"):
+        mask = masks[name] > 0
+        shell = ndimage.binary_dilation(mask) & ~ndimage.binary_erosion(mask)
+        flip = shell & (rng.random(SHAPE) < 1 / 3)
+        masks[name] = (mask ^ flip).astype(np.uint8)
+    for _ in range(3):  # blobs away from the aorta: the largest-blob step must drop them
+        x, y, z = rng.integers((2, 2, 2), (12, 12, SHAPE[2] - 4))
+        masks["aorta"][x: x + 3, y: y + 3, z: z + 3] = 1
 
 
 def _box(grid, xr, yr, zr) -> np.ndarray:
@@ -165,9 +184,15 @@ def _disk(grid, *, center, radius: float, half_mm: float) -> np.ndarray:
 
 
 def write_case(case: str, folder: Path) -> None:
-    """The case's CT, its ``models/`` masks and phase file under ``folder``."""
+    """The case's CT, its ``models/`` masks and phase file under ``folder`` (``irregular``: stored LPS)."""
     ct, masks = build_case(case)
     affine = np.diag([SPACING_MM, SPACING_MM, SPACING_MM, 1.0])
+    if case == "irregular":  # the same world positions, the first two array axes reversed (LPS storage)
+        flip = np.diag([-1.0, -1.0, 1.0, 1.0])
+        flip[:2, 3] = [SHAPE[0] - 1, SHAPE[1] - 1]
+        affine = affine @ flip
+        ct = ct[::-1, ::-1].copy()
+        masks = {name: mask[::-1, ::-1].copy() for name, mask in masks.items()}
     models = folder / "models"
     if folder.exists():
         shutil.rmtree(folder)

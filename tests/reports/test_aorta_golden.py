@@ -33,7 +33,7 @@ def _ours(case: str, *, only_total: bool = False) -> tuple[dict, dict]:
     return json.loads(json.dumps(report.json)), report.not_measurable
 
 
-@pytest.mark.parametrize("case", ["full", "dissection", "partial", "eroded"])
+@pytest.mark.parametrize("case", ["full", "dissection", "partial", "eroded", "irregular"])
 def test_matches_the_official_report(case):
     official = _official(case)
     ours, _ = _ours(case)

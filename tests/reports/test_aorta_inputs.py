@@ -75,7 +75,8 @@ def test_our_total_run_crops_and_resamples_like_the_official_report(tmp_path, mo
     nib.save(nib.Nifti1Image(ct, np.diag([2.0, 2.0, 2.0, 1])), tmp_path / "ct.nii.gz")
     calls = []
 
-    def fake_segment(input, output, *, task, fast=False, roi_subset=None, device="cpu", quiet=True):
+    def fake_segment(input, output, *, task, fast=False, roi_subset=None, device="cpu", quiet=True, settings=None,
+                     download=True):
         calls.append((Path(input).name, task, fast, list(roi_subset)))
         image = nib.load(input)
         for name in roi_subset:

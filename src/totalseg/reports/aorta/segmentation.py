@@ -19,11 +19,14 @@ from totalseg.imaging.crop import crop, margin_in_voxels, mask_bbox
 from totalseg.imaging.resample import resample_to_spacing
 from totalseg.imaging.volume import Volume
 from totalseg.reports.aorta.definitions import CROP_MARGIN_MM, GRID_MM, TOTAL_ROIS
+from totalseg.settings import Settings
 
 
 def segment_total(ct_path: str | os.PathLike, models_dir: str | os.PathLike, *, device: str = "cpu",
-                  quiet: bool = True) -> Path:
+                  quiet: bool = True, settings: Settings | None = None, download: bool = True) -> Path:
     """Write ``ct_cropped.nii.gz`` and the ``total`` ROI masks into ``models_dir``; returns the cropped CT's path.
+
+    ``settings`` (weights location) and ``download`` go to :func:`totalseg.api.segment`.
 
     Examples:
         >>> segment_total("ct.nii.gz", "out/models")  # doctest: +SKIP
@@ -31,16 +34,17 @@ def segment_total(ct_path: str | os.PathLike, models_dir: str | os.PathLike, *, 
     """
     from totalseg.api import segment
 
+    run = dict(device=device, quiet=quiet, settings=settings, download=download)
     models_dir = Path(models_dir)
     models_dir.mkdir(parents=True, exist_ok=True)
     cropped_path = models_dir / "ct_cropped.nii.gz"
     with tempfile.TemporaryDirectory() as rough_dir:
-        segment(ct_path, rough_dir, task="total", fast=True, roi_subset=["aorta", "heart"], device=device, quiet=quiet)
+        segment(ct_path, rough_dir, task="total", fast=True, roi_subset=["aorta", "heart"], **run)
         ct_image = nib.load(ct_path)
         masks = [nib.load(Path(rough_dir) / f"{name}.nii.gz").get_fdata() > 0.5 for name in ("aorta", "heart")]
     cropped = crop_to_aorta(ct_image, masks[0] | masks[1])
     nib.save(cropped, cropped_path)
-    segment(cropped_path, models_dir, task="total", roi_subset=list(TOTAL_ROIS), device=device, quiet=quiet)
+    segment(cropped_path, models_dir, task="total", roi_subset=list(TOTAL_ROIS), **run)
     return cropped_path
 
 
