@@ -158,3 +158,20 @@ def test_open_total_masks_alone_measure_nothing_and_say_why(tmp_path):
     assert all("the open total task has no pulmonary artery class" in why for why in report["not_measurable"].values())
     page = (tmp_path / "out" / "pulmonary_report.html").read_text()
     assert "not measurable, because the pulmonary_artery mask" in page
+
+
+def test_engine_failure_becomes_the_reason(monkeypatch, tmp_path):
+    from totalseg.errors import WeightsError
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.json").write_text(json.dumps({"license_number": "aca_TESTTESTTEST00"}))
+
+    def no_weights(*args, **kwargs):
+        raise WeightsError("model 297 is not in the weights folder")
+
+    monkeypatch.setattr(model_runs, "_segment_masks", no_weights)
+    report = pulmonary_report(GOLDEN / "full" / "ct.nii.gz", tmp_path / "out",
+                              settings=Settings(home_dir=home, weights_dir=tmp_path / "weights"))
+    assert "could not crop to the heart for heartchambers_highres" in report["not_measurable"]["1"]
+    assert "model 297 is not in the weights folder" in report["not_measurable"]["1"]

@@ -61,7 +61,13 @@ def run_models(ct: nib.Nifti1Image, missing: Sequence[str], *, device: str, sett
             del tasks[task]
     if not tasks:
         return EngineRun(MaskSet(failures=failures), None)
-    model_ct = heart_crop(ct, device=device, settings=settings, quiet=quiet)
+    try:
+        model_ct = heart_crop(ct, device=device, settings=settings, quiet=quiet)
+    except TotalsegError as exc:
+        for task, names in tasks.items():
+            failures.update(dict.fromkeys(names, f"our engine could not crop to the heart for {task} "
+                                                 f"(total --fast, ROI heart): {exc}"))
+        return EngineRun(MaskSet(failures=failures), None)
     images, origin = {}, {}
     for task, names in tasks.items():
         try:
