@@ -15,7 +15,10 @@ each case, ``tests/data/aorta_report_golden/<case>/``:
   ``renal_arteries`` task's vessels, ``aorta_true_lumen``/``aorta_false_lumen`` of
   ``aortic_dissection`` where the case has them, and ``contrast_phase.json``);
 - ``official.json``: the report JSON the official pipeline (``create_aorta_report``) wrote;
-- ``official_seconds.txt`` (only with ``--out``): how long the official pipeline took.
+- ``official_seconds.txt`` (only with ``--out``): how long the official pipeline took;
+
+and ``grid/`` (only for the goldens): an annulus and an aorta mask on different grids and the
+official reference grid made from them (``grid.json``).
 
 The official pipeline runs unchanged from these masks (no model runs: the masks are given as its
 ``--rois_totalseg``/``--rois_details`` folders and the phase file sits where its phase step looks
@@ -229,6 +232,37 @@ def run_official(folder: Path, *, erosion: bool = False) -> dict:
     return convert_to_serializable(final["report_json"])
 
 
+def write_grid_case(folder: Path) -> None:
+    """Masks on two different grids (annulus LPS at 1 mm, aorta RAS at 1.6 mm, shifted) and the official
+    reference grid made from them (the annulus cropped to the aorta + 20 mm, at 0.8 mm): ``grid.json``."""
+    import hashlib
+
+    from totalsegmentator.aorta_report.utils import crop_to_masks, keep_largest_blob
+    from totalsegmentator.resampling import change_spacing
+
+    folder.mkdir(parents=True, exist_ok=True)
+    aorta = np.zeros((40, 36, 50), np.uint8)
+    aorta[12:22, 10:20, 5:45] = 1
+    aorta[2:4, 2:4, 2:4] = 1  # a stray blob: the crop follows the largest blob
+    shift = np.eye(4)
+    shift[:3, 3] = (2, 1, 3)
+    aorta_img = nib.Nifti1Image(aorta, np.diag([1.6, 1.6, 1.6, 1]) @ shift)
+    annulus = np.zeros((70, 60, 90), np.uint8)
+    annulus[25:35, 25:35, 20:23] = 1
+    annulus_img = nib.Nifti1Image(annulus, np.array([[-1.0, 0, 0, 60], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]))
+    nib.save(aorta_img, folder / "aorta.nii.gz")
+    nib.save(annulus_img, folder / "annulus_proper.nii.gz")
+    canonical = nib.as_closest_canonical(aorta_img)
+    blob = nib.Nifti1Image(keep_largest_blob(canonical.get_fdata(dtype=np.float32)), canonical.affine)
+    grid = change_spacing(crop_to_masks(nib.as_closest_canonical(annulus_img), [blob], [20, 20, 20], dtype=np.uint8),
+                          0.8, order=0)
+    data = grid.get_fdata(dtype=np.float32).astype(np.uint8)
+    result = {"shape": list(grid.shape), "affine": grid.affine.tolist(),
+              "zooms": [float(z) for z in grid.header.get_zooms()], "annulus_voxels": int(data.sum()),
+              "annulus_sha1": hashlib.sha1(np.ascontiguousarray(data).tobytes()).hexdigest()}
+    (folder / "grid.json").write_text(json.dumps(result, indent=4) + "\n")
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description="official aorta report goldens on phantoms")
     parser.add_argument("cases", nargs="*", metavar="CASE",
@@ -239,6 +273,8 @@ def main(argv: list[str]) -> None:
     if unknown:
         parser.error(f"unknown case(s) {sorted(unknown)}; choose from {', '.join(CASES)}")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.out == OUT and not args.cases:
+        write_grid_case(OUT / "grid")
     for case in args.cases or CASES:
         folder = args.out / case
         write_case(case, folder)

@@ -95,3 +95,17 @@ def test_our_total_run_crops_and_resamples_like_the_official_report(tmp_path, mo
     # aorta voxels 18..21 plus 10 voxels (20 mm / 2 mm) each side = 24 voxels of 2 mm -> 60 of 0.8 mm
     assert image.shape == (60, 60, 60)
     assert (tmp_path / "models" / "aorta.nii.gz").is_file()
+
+
+def test_reference_grid_from_masks_on_different_grids_is_the_official_one():
+    import hashlib
+
+    folder = Path(__file__).resolve().parents[1] / "data" / "aorta_report_golden" / "grid"
+    official = json.loads((folder / "grid.json").read_text())
+    grid, annulus = reference_grid(nib.load(folder / "aorta.nii.gz"), nib.load(folder / "annulus_proper.nii.gz"))
+    assert list(grid.shape) == official["shape"]
+    assert np.array_equal(grid.affine, np.array(official["affine"]))
+    assert [float(z) for z in grid.header.get_zooms()] == official["zooms"]
+    data = annulus.astype(np.uint8)
+    assert int(data.sum()) == official["annulus_voxels"]
+    assert hashlib.sha1(np.ascontiguousarray(data).tobytes()).hexdigest() == official["annulus_sha1"]

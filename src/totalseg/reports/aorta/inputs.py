@@ -77,7 +77,8 @@ def reference_grid(aorta: nib.Nifti1Image, annulus: nib.Nifti1Image | None) -> t
     aorta_canonical = nib.as_closest_canonical(aorta)
     blob = keep_largest_blob(aorta_canonical.get_fdata(dtype=np.float32) != 0).astype(np.float32)
     if blob.shape != source.shape or not np.allclose(aorta_canonical.affine, source.affine):
-        blob = resample_from_to(nib.Nifti1Image(blob, aorta_canonical.affine), source, order=0).get_fdata(np.float32)
+        blob = resample_from_to(nib.Nifti1Image(blob, aorta_canonical.affine), source, order=0)
+        blob = blob.get_fdata(dtype=np.float32)
     margin = (np.asarray([CROP_MARGIN_MM] * 3) / source.header.get_zooms()[:3]).astype(int)
     box = _bbox(blob > 0, margin)
     data = np.asarray(source.get_fdata())[box].astype(np.uint8) if annulus is not None \
