@@ -22,7 +22,14 @@ from totalseg.reports.spine.results import ADDITIONS_KEY
 
 
 def findings_lines(results: Mapping[str, Any], extra: Mapping[str, Any], meta: Mapping[str, Any]) -> list[str]:
-    """The summary sentences of the official front page (lumbar spine), plus phase and patient."""
+    """The summary sentences of the official front page (lumbar spine), plus phase and patient.
+
+    Examples:
+        >>> extra = {"contrast_phase": "portal_venous", "lumbar_findings": {"found_fracture": True,
+        ...          "height_difference_above_0.2": ["L2"], "low_attenuation": [], "hu_threshold": 105.0}}
+        >>> findings_lines({"vertebrae_L2_height_difference": 0.3}, extra, {"PatientSex": "F", "PatientAge": 70})
+        ['Lumbar spine compression fracture in: L2', 'Contrast phase: portal venous; sex F, age 70']
+    """
     found = extra["lumbar_findings"]
     measured = any(k.startswith("vertebrae_") for k in results)
     if not measured:

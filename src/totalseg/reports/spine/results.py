@@ -12,10 +12,6 @@ fracture assessment using a semiquantitative technique. J Bone Miner Res 1993;8:
 20-25 % mild, 25-40 % moderate, > 40 % severe), the vertebrae that could not be measured and why,
 and the official front page's lumbar findings (height difference > 0.2; median HU below 90.25, plus
 20 HU in the arterial and 14.75 HU in the portal venous phase).
-
-Examples:
-    >>> genant_grade(0.18), genant_grade(0.22), genant_grade(0.25), genant_grade(0.41)
-    ((0, 'normal'), (1, 'mild'), (2, 'moderate'), (3, 'severe'))
 """
 
 from __future__ import annotations
@@ -68,7 +64,12 @@ def official_results(spine: SpineMeasurement) -> dict[str, Any]:
 
 def genant_grade(height_loss: float) -> tuple[int, str]:
     """Genant's semiquantitative grade of a height loss (a fraction; boundaries go to the higher grade
-    except 40 %, which is still moderate)."""
+    except 40 %, which is still moderate).
+
+    Examples:
+        >>> genant_grade(0.18), genant_grade(0.22), genant_grade(0.25), genant_grade(0.41)
+        ((0, 'normal'), (1, 'mild'), (2, 'moderate'), (3, 'severe'))
+    """
     for bound, grade, name in GENANT:
         if height_loss > bound if grade == 3 else height_loss >= bound:
             return grade, name
@@ -76,7 +77,14 @@ def genant_grade(height_loss: float) -> tuple[int, str]:
 
 
 def additions(spine: SpineMeasurement, results: Mapping[str, Any], phase: str) -> dict[str, Any]:
-    """Our block: Genant grades, the vertebrae not measured, and the lumbar findings."""
+    """Our block: Genant grades, the vertebrae not measured, and the lumbar findings.
+
+    Examples:
+        >>> spine = SpineMeasurement((), {"vertebrae_L1": "not measurable, because ..."})
+        >>> extra = additions(spine, {"LWS_max": None}, "arterial")
+        >>> extra["not_measured"], extra["lumbar_findings"]["hu_threshold"]
+        ({'vertebrae_L1': 'not measurable, because ...'}, 110.25)
+    """
     genant = {}
     for v in spine.vertebrae:
         loss = height_loss_fraction([line.height_mm for line in v.heights])

@@ -15,16 +15,6 @@ Everything is on the closest canonical (RAS) grid, as the official ``get_verte_h
 - volume counts the mask's voxels; mean and median HU are taken inside the mask eroded by a 4 mm
   ellipsoid.
 
-Examples:
-    >>> import numpy as np
-    >>> from totalseg.imaging.volume import Volume, LabelVolume
-    >>> labels = np.zeros((30, 40, 60), np.uint8)
-    >>> labels[8:22, 10:30, 5:25], labels[8:22, 10:30, 35:55] = 2, 1
-    >>> ct = Volume(np.where(labels > 0, 200, -100).astype(np.int16), affine=np.eye(4))
-    >>> spine = measure_spine(ct, LabelVolume(labels, affine=np.eye(4)), {1: "vertebrae_L1", 2: "vertebrae_L2"},
-    ...                       ct_spacing=(1.0, 1.0, 1.0), label_spacing=(1.0, 1.0, 1.0))
-    >>> [(v.name, [round(h.height_mm, 1) for h in v.heights]) for v in spine.vertebrae]
-    [('vertebrae_L1', [19.0, 19.0, 19.0]), ('vertebrae_L2', [19.0, 19.0, 19.0])]
 """
 
 from __future__ import annotations
@@ -120,6 +110,16 @@ def measure_spine(ct: Volume, labels: LabelVolume, label_map: Mapping[int, str],
 
     Returns:
         A :class:`SpineMeasurement`.
+
+    Examples:
+        >>> from totalseg.imaging.volume import Volume
+        >>> labels = np.zeros((30, 40, 60), np.uint8)
+        >>> labels[8:22, 10:30, 5:25], labels[8:22, 10:30, 35:55] = 2, 1  # L1 above L2, 20 voxels high
+        >>> ct = Volume(np.where(labels > 0, 200, -100).astype(np.int16), affine=np.eye(4))
+        >>> spine = measure_spine(ct, LabelVolume(labels, affine=np.eye(4)), {1: "vertebrae_L1", 2: "vertebrae_L2"},
+        ...                       ct_spacing=(1.0, 1.0, 1.0), label_spacing=(1.0, 1.0, 1.0))
+        >>> [(v.name, [round(h.height_mm, 1) for h in v.heights]) for v in spine.vertebrae]
+        [('vertebrae_L1', [19.0, 19.0, 19.0]), ('vertebrae_L2', [19.0, 19.0, 19.0])]
     """
     names = sorted(((int(k), v) for k, v in label_map.items() if v.startswith("vertebrae_")),
                    key=lambda item: vertebra_order(item[1]))
