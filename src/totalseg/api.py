@@ -88,6 +88,8 @@ def segment(
     save_lowres: bool = False,
     higher_order_resampling: bool = False,
     higher_order_resampling_LEGACY: bool = False,  # noqa: N803 - the official parameter name
+    save_probabilities: str | os.PathLike | None = None,
+    radiomics: bool = False,
 ) -> nib.Nifti1Image:
     """Segment a CT or MR image with the official TotalSegmentator models.
 
@@ -153,6 +155,13 @@ def segment(
             smoother masks); turns ``save_lowres`` off.
         higher_order_resampling_LEGACY: bring the labels back to the input grid one at a time,
             linearly (the official LEGACY variant of ``-ho``); no effect with ``higher_order_resampling``.
+        save_probabilities: write nnU-Net's softmax output of the task's last model to this path
+            (``.npz`` with ``probabilities``, classes x the model grid in nnU-Net's array order) and
+            nnU-Net's properties of that image beside it (the same name ending ``.pkl``), as the
+            official ``-sp`` (:mod:`totalseg.engine.probabilities`).
+        radiomics: write ``statistics_radiomics.json`` into the mask folder: pyradiomics' shape and
+            first-order features of each mask, as the official ``--radiomics``
+            (:mod:`totalseg.measure.radiomics`; needs ``totalseg[radiomics]`` and per-class masks).
         report: write the official run manifest (``--report run.json``: versions, device, task,
             options, classes produced, runtime, files written) to this path.
         keep_models: keep the loaded models for the next call in this process (batch runs, the
@@ -196,11 +205,15 @@ def segment(
     elif higher_order_resampling_LEGACY:
         request = replace(request, legacy_label_resampling=True)
     request = replace(request, remove_small_blobs_mm3=_small_blobs_mm3(remove_small_blobs), save_lowres=lowres)
+    if save_probabilities is not None:
+        request = replace(request, options=replace(request.options, probabilities=Path(save_probabilities).absolute()))
     if request.task.license:
         require_license(settings.home_dir, request.task.name)
     if request.task.info and not quiet:
         print(request.task.info, file=sys.stderr)
     plan = _plan(output, output_types, ml, request.task.name)
+    if radiomics:
+        _check_radiomics(plan)
     torch_device = device_from_name(device)
     measures = MeasureOptions(statistics, statistics_extra, statistics_include_incomplete, statistics_aggregation,
                               clinical, preview, fast=fast)
@@ -229,6 +242,8 @@ def segment(
             written += write_derived_body_masks(vol, labels, request.task.classes, plan.nifti)
         if not quiet:
             print(f"Wrote {', '.join(str(path) for path in written)}", file=sys.stderr)
+    if radiomics:
+        _write_radiomics(input, vol, plan.nifti)
     report_image, report_labels = (grid.image, grid.labels) if request.save_lowres else (vol, labels)
     write_reports(report_image, report_labels, classes, measures, reports, modality=request.task.modality,
                   model_grid=grid,
@@ -330,6 +345,29 @@ def _source_name(input) -> str:
 
 def _is_dicom_input(input) -> bool:
     return isinstance(input, (str, os.PathLike)) and is_dicom_source(input)
+
+
+def _check_radiomics(plan: OutputPlan | None) -> None:
+    """``--radiomics`` reads the per-class NIfTI masks: refuse it before any work where there are none."""
+    from totalseg.measure.radiomics import require_pyradiomics
+
+    if plan is None or plan.nifti is None or plan.nifti_ml:
+        raise InputError("--radiomics measures the per-class mask files: give an output folder, without --ml, "
+                         "with the nifti output type")
+    require_pyradiomics()
+
+
+def _write_radiomics(source, vol: Volume, masks: Path) -> None:
+    """statistics_radiomics.json of the masks in ``masks``, on the input file as given (NIfTI, NRRD,
+    MHA), or on the volume as read (DICOM, images in memory) written to a scratch NIfTI file."""
+    from totalseg.measure.radiomics import radiomics_of_folder
+
+    path = getattr(source, "path", source)  # a ReadAhead of the file: its path
+    with tempfile.TemporaryDirectory(prefix="totalseg-radiomics-") as scratch:
+        if not (isinstance(path, (str, os.PathLike)) and Path(path).is_file() and Path(path).suffix != ".zip"):
+            path = Path(scratch) / "image.nii.gz"
+            nib.save(vol.to_nifti(), path)
+        radiomics_of_folder(path, masks, masks / "statistics_radiomics.json")
 
 
 def _plan(output, output_types: tuple[str, ...], ml: bool, task_name: str) -> OutputPlan | None:

@@ -20,8 +20,7 @@ from totalseg.errors import InputError
 
 # Official parameters that totalseg accepts with their default only (what setting them would ask for).
 _NOT_YET = {
-    "radiomics": False, "crop_path": None, "nora_tag": "None", "test": 0,
-    "save_probabilities": None,
+    "crop_path": None, "nora_tag": "None", "test": 0,
     "plans": "nnUNetPlans", "statistics_normalized_intensities": False,
 }
 
@@ -49,8 +48,7 @@ def totalsegmentator(input: str | os.PathLike | nib.Nifti1Image, output: str | o
         >>> from totalseg import totalsegmentator
         >>> seg = totalsegmentator("ct.nii.gz", "segmentations", fast=True)  # doctest: +SKIP
     """
-    given = {"radiomics": radiomics, "crop_path": crop_path, "nora_tag": nora_tag, "test": test,
-             "save_probabilities": save_probabilities,
+    given = {"crop_path": crop_path, "nora_tag": nora_tag, "test": test,
              "plans": plans,
              "statistics_normalized_intensities": statistics_normalized_intensities}
     unsupported = [name for name, value in given.items() if value != _NOT_YET[name]]
@@ -73,7 +71,8 @@ def totalsegmentator(input: str | os.PathLike | nib.Nifti1Image, output: str | o
             no_derived_masks=no_derived_masks, model_size=model_size, remove_small_blobs=remove_small_blobs,
             v1_order=v1_order, skip_saving=skip_saving, license_number=license_number, report=report,
             save_lowres=save_lowres, higher_order_resampling=higher_order_resampling,
-            higher_order_resampling_LEGACY=higher_order_resampling_LEGACY,
+            higher_order_resampling_LEGACY=higher_order_resampling_LEGACY, save_probabilities=save_probabilities,
+            radiomics=radiomics,
         )
         if stats_path is None:
             return seg

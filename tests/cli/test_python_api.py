@@ -44,7 +44,7 @@ def test_returns_the_segmentation_and_with_statistics_the_dict(env, ct_small_pat
 
 
 def test_parameters_not_reproduced_are_refused_not_ignored(ct_small_path):
-    with pytest.raises(InputError, match="^radiomics, save_probabilities: not supported"):
-        totalseg.totalsegmentator(ct_small_path, None, radiomics=True, save_probabilities="probs.npz")
+    with pytest.raises(InputError, match="^crop_path, plans: not supported"):
+        totalseg.totalsegmentator(ct_small_path, None, crop_path="masks", plans="nnUNetResEncUNetLPlans")
     with pytest.raises(InputError, match="roi_subset must be a list"):
         totalseg.totalsegmentator(ct_small_path, None, roi_subset="liver")

@@ -334,8 +334,6 @@ def test_save_lowres_keeps_the_model_grid_in_the_input_axis_order(env, ct_small_
 
 
 @pytest.mark.parametrize(("flags", "why"), [
-    (["-sp", "probs.npz"], "--save_probabilities: not supported by totalseg yet"),
-    (["-r"], "--radiomics: not supported by totalseg yet"),
     (["-t", "project"], "--nora_tag: a hook of the official tool's own imaging platform"),
     (["--test", "1"], "--test: a hook of the official tool's own unit tests"),
     (["-cp", "masks"], "--crop_path: a deprecated path"),
@@ -355,3 +353,32 @@ def test_debug_adds_the_traceback_input_and_task_to_an_error(tmp_path, capsys):
     assert err.strip().splitlines()[-1].startswith("totalseg: error: missing.nii.gz")
     assert main(["segment", "-i", "missing.nii.gz", "-o", str(tmp_path / "o")]) == 2
     assert "Traceback" not in capsys.readouterr().err  # without --debug: one line
+
+
+def test_batch_refuses_save_probabilities_one_file_per_run(tmp_path, capsys):
+    assert main(["batch", "ct.nii.gz", "-o", str(tmp_path / "b"), "-sp", "p.npz"]) == 2
+    assert "--save_probabilities writes one file per run" in capsys.readouterr().err
+
+
+def test_save_probabilities_of_a_multi_part_task_are_its_last_models(env, ct_small_path, tmp_path):
+    """total_mr runs two models (850, 851): the official tool's file holds the last one's channels."""
+    small = tmp_path / "small.nii.gz"
+    img = nib.load(ct_small_path)
+    nib.save(nib.Nifti1Image(np.asanyarray(img.dataobj)[40:60, 40:60, 10:20], img.affine), small)
+    probs = tmp_path / "p" / "probs.npz"
+    assert main(["segment", "-i", str(small), "-o", str(tmp_path / "seg.nii.gz"), "--ml", "-ta", "total_mr",
+                 "-sp", str(probs), "-q", "-d", "cpu"]) == 0
+    task = get_task("total_mr")
+    last = task.models[-1]
+    with np.load(probs) as archive:
+        p = archive["probabilities"]
+    assert p.shape == (len(last.labels) + 1, 20, 40, 40)  # 1.5 mm grid of 3 mm voxels, (Z, Y, X)
+    np.testing.assert_allclose(p.sum(0), 1, atol=1e-5)
+    assert (tmp_path / "p" / "probs.pkl").is_file() and sorted(p.name for p in (tmp_path / "p").iterdir()) == \
+        ["probs.npz", "probs.pkl"]
+
+
+def test_radiomics_needs_per_class_masks(env, ct_small_path, tmp_path, capsys):
+    assert main(["segment", "-i", str(ct_small_path), "-o", str(tmp_path / "s.nii.gz"), "--ml", "-r"]) == 2
+    assert "--radiomics measures the per-class mask files" in capsys.readouterr().err
+    assert not (tmp_path / "s.nii.gz").exists()

@@ -43,7 +43,9 @@ def run(args: argparse.Namespace) -> int:
     from totalseg.settings import Settings
 
     refuse_unsupported(args)
-
+    if args.save_probabilities is not None:
+        raise InputError("--save_probabilities writes one file per run, not per case; run totalseg segment -sp "
+                         "on the case whose probabilities you need")
     if bool(args.inputs) == bool(args.case_list):
         raise InputError("give either INPUT paths or --list FILE.csv (one of them)")
     cases = cases_from_csv(args.case_list) if args.case_list else cases_from_paths(args.inputs)

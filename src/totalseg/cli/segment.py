@@ -15,9 +15,7 @@ from totalseg.models.tasks import TASK_NAMES
 _NOT_SUPPORTED = (
     (("-t", "--nora_tag"), {"default": "None"}),
     (("--test",), {"type": int, "default": 0}),
-    (("-r", "--radiomics"), {"action": "store_true"}),
     (("-cp", "--crop_path"), {"default": None}),
-    (("-sp", "--save_probabilities"), {"default": None}),
 )
 _WHY = {
     "nora_tag": "a hook of the official tool's own imaging platform (NORA); not applicable",
@@ -85,6 +83,12 @@ def add_segment_options(p: argparse.ArgumentParser, *, verbose_help: str = argpa
                    help="bring the labels back one at a time, linearly (the official LEGACY variant of -ho)")
     p.add_argument("-sl", "--save_lowres", action="store_true",
                    help="with --fast/--fastest: keep the masks at the model's 3/6 mm instead of the input's resolution")
+    p.add_argument("-sp", "--save_probabilities", metavar="PATH", default=None,
+                   help="write the softmax output of the task's last model to PATH (.npz, model grid) and "
+                        "nnU-Net's properties of that grid beside it (.pkl), as the official -sp")
+    p.add_argument("-r", "--radiomics", action="store_true",
+                   help="write statistics_radiomics.json: pyradiomics shape and first-order features of each "
+                        "mask (per-class output; needs pip install 'totalseg[radiomics]')")
     p.add_argument("-rp", "--report", metavar="PATH", default=None,
                    help="write the official JSON run manifest (versions, device, task, classes, files, runtime)")
     p.add_argument("-ss", "--skip_saving", action="store_true",
@@ -170,6 +174,8 @@ def run(args: argparse.Namespace) -> int:
         higher_order_resampling=args.higher_order_resampling,
         higher_order_resampling_LEGACY=args.higher_order_resampling_LEGACY,
         report=None if args.report is None else os.path.abspath(args.report),
+        save_probabilities=None if args.save_probabilities is None else os.path.abspath(args.save_probabilities),
+        radiomics=args.radiomics,
         resampling_order=args.resampling_order, device=args.device, quiet=args.quiet,
         model_dir=args.model_dir, folds=args.folds, step_size=args.step_size, precision=args.precision,
         download=not args.no_download, license_number=args.license_number,

@@ -17,6 +17,9 @@ import torch
 
 from totalseg.engine.predictor import SlidingWindowPredictor
 from totalseg.engine.preprocess import Preprocessed, logits_to_labels, preprocess, restore
+from totalseg.engine.probabilities import export_probabilities
+from totalseg.engine.resampling import resample
+from totalseg.imaging.layout import c_contiguous
 from totalseg.models.model import Model
 
 
@@ -67,14 +70,49 @@ def predict_image(
     return restore(labels, pre, model.config)
 
 
-@torch.inference_mode()  # the predictor's logits are inference tensors: sum them in the same mode
+def predict_image_probabilities(
+    image: np.ndarray,
+    spacing: Sequence[float],
+    model: Model,
+    *,
+    step: float,
+    precision: str = "nnunet",
+    progress: TileProgress | None = None,
+    what: str = "",
+) -> tuple[np.ndarray, np.ndarray, Preprocessed]:
+    """Labels, softmax probabilities and the preprocessing of ``image``, as nnU-Net's export with
+    ``save_probabilities`` (``engine.probabilities``); arguments as :func:`predict_image`.
+
+    The labels are the argmax of the probabilities (nnU-Net's path when it saves them); the
+    probabilities are (classes, *reader grid*) float32.
+    """
+    pre = preprocess(image, spacing, model.config)
+    predictor = SlidingWindowPredictor(model.network, model.config.patch_size, step=step, device=model.device,
+                                       precision=precision)
+    if progress is not None:
+        progress.begin(what, predictor.tile_count(tuple(pre.data.shape[1:])) * model.num_folds)
+    on_tile = progress.tile if progress is not None else None
+    logits = _fold_logits(predictor, model, pre, on_tile)
+    back = resample(logits, pre.cropped_shape, model.config.spacing, pre.spacing, model.config.logits_resampling)
+    probabilities = export_probabilities(back, pre, model.config.transpose_backward)
+    labels = probabilities.argmax(0).astype(np.uint8 if probabilities.shape[0] <= 255 else np.uint16)
+    return c_contiguous(labels), probabilities, pre
+
+
 def _labels_from_logits(predictor: SlidingWindowPredictor, model: Model, pre: Preprocessed, on_tile, *,
                         cropped: bool = False) -> np.ndarray:
-    """nnU-Net's path: the folds' logits summed and divided in their own dtype, resampled back, arg-maxed."""
+    """nnU-Net's path: the folds' logits resampled back and arg-maxed."""
+    logits = _fold_logits(predictor, model, pre, on_tile)
+    return logits_to_labels(logits, pre, model.config, cropped=cropped)
+
+
+@torch.inference_mode()  # the predictor's logits are inference tensors: sum them in the same mode
+def _fold_logits(predictor: SlidingWindowPredictor, model: Model, pre: Preprocessed, on_tile) -> np.ndarray:
+    """The folds' logits on the network grid, summed and divided in their own dtype as nnU-Net's."""
     total = None
     for _ in model.each_fold():  # the predictor's network, with each fold's weights in turn
         logits = predictor.predict_logits(pre.data, on_tile=on_tile)
         total = logits if total is None else total.add_(logits)
     if model.num_folds > 1:
         total /= model.num_folds
-    return logits_to_labels(total.numpy(), pre, model.config, cropped=cropped)
+    return total.numpy()

@@ -9,13 +9,14 @@ reorientation, and one without a spacing leaves resampling to nnU-Net, as ``nnUN
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from totalseg.engine.inference import TileProgress, predict_image
+from totalseg.engine.inference import TileProgress, predict_image, predict_image_probabilities
 from totalseg.engine.label_resampling import one_hot_crop_resample
 from totalseg.engine.postprocess import (
     keep_largest_blob,
@@ -23,6 +24,7 @@ from totalseg.engine.postprocess import (
     remove_small_blobs,
     remove_small_blobs_per_label,
 )
+from totalseg.engine.probabilities import nnunet_properties, write_probabilities
 from totalseg.engine.reader_view import reader_view
 from totalseg.engine.vertebrae import postprocess_vertebrae_pp, voxel_volume_mm3
 from totalseg.errors import WeightsError
@@ -53,6 +55,14 @@ class RunOptions:
     force_split: bool = False
     precision: str = "nnunet"
     cropped_logits: bool = False  # --higher_order_resampling's export (engine.cropped_export)
+    # --save_probabilities: the task's last model's softmax goes here (engine.probabilities); the
+    # official tool then exports logits the usual way, so ``cropped_logits`` does not apply
+    probabilities: str | os.PathLike | None = None
+
+    def without_probabilities(self) -> RunOptions:
+        """These options for a helper run (crop, body, refinement): the official tool saves the
+        probabilities of the task's own models only."""
+        return replace(self, probabilities=None)
 
 
 def run_task(
@@ -149,26 +159,37 @@ def _predict_models(grid: Volume, zooms: tuple[float, ...], task, models, load, 
         lut = _part_lut(spec, model, inverse, parts=len(task.models) > 1)
         what = task.name + ("" if task.mode == "full" else f" {task.mode}")
         what += f" part {index}/{len(models)}" if len(models) > 1 else ""
+        # -sp: the official tool's last model overwrites the earlier ones' file; of a split, slab 1 is kept
+        probabilities = options.probabilities if index == len(models) else None
         if split:
             part = np.zeros(array.shape, dtype=np.uint8)
             for number, (source, keep, target) in enumerate(split_slabs(array.shape[2]), 1):
                 slab = _predict(model, array[:, :, source], grid.affine, zooms, task, options, progress,
-                                f"{what}, slab {number}/3")
+                                f"{what}, slab {number}/3", probabilities if number == 1 else None)
                 part[:, :, target] = slab[:, :, keep]
         else:
-            part = _predict(model, array, grid.affine, zooms, task, options, progress, what)
+            part = _predict(model, array, grid.affine, zooms, task, options, progress, what, probabilities)
         mapped = lut[part]
         np.copyto(combined, mapped, where=mapped != 0)
     return combined
 
 
 def _predict(model: Model, array: np.ndarray, affine: np.ndarray, zooms: tuple[float, ...], task: Task,
-             options: RunOptions, progress: TileProgress | None, what: str) -> np.ndarray:
+             options: RunOptions, progress: TileProgress | None, what: str,
+             probabilities: str | os.PathLike | None = None) -> np.ndarray:
     """Labels of one model on an (X, Y, Z) array, in the same order: what nnU-Net computes for a
-    NIfTI file of this array, affine and header voxel sizes."""
+    NIfTI file of this array, affine and header voxel sizes (and, given ``probabilities``, its
+    softmax output written there)."""
     view = reader_view(array, affine, zooms, model.config.image_reader)
+    if probabilities is not None:
+        labels, probs, pre = predict_image_probabilities(view.data, view.spacing, model, step=task.step_size,
+                                                         precision=options.precision, progress=progress, what=what)
+        props = nnunet_properties(affine, zooms, array.shape, model.config.image_reader, view.spacing, pre)
+        write_probabilities(probabilities, probs, props)
+        return view.labels_back(labels)
     labels = predict_image(view.data, view.spacing, model, step=task.step_size, precision=options.precision,
-                           progress=progress, what=what, cropped_logits=options.cropped_logits)
+                           progress=progress, what=what,
+                           cropped_logits=options.cropped_logits and options.probabilities is None)
     return view.labels_back(labels)
 
 

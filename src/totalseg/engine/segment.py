@@ -80,7 +80,7 @@ def rough_request(rule: CropRule, task: Task, options: RunOptions) -> SegmentReq
         rough = get_task("total_mr", "fast")
     else:
         rough = get_task("total", "fast" if rule.robust else "fastest")
-    return SegmentRequest(rough, options=options)
+    return SegmentRequest(rough, options=options.without_probabilities())
 
 
 def segment_volume(
@@ -99,11 +99,12 @@ def segment_volume(
         crop_mask, margin = _mask_of(rough, rough_req.task, rule.classes), (rule.margin_mm,) * 3
         only = models_for_roi(task, request.roi_subset) if request.roi_subset is not None else None
     elif request.body_seg and task.modality == "ct":
-        body = run_task(vol, get_task("body", "fast"), load, options=opts, progress=progress)
+        body = run_task(vol, get_task("body", "fast"), load, options=opts.without_probabilities(), progress=progress)
         crop_mask = body.array > 0
     refine_with = None
     if task.refine_task is not None:
-        refine_with = segment_volume(vol, SegmentRequest(get_task(task.refine_task), options=opts), load,
+        refine_with = segment_volume(vol, SegmentRequest(get_task(task.refine_task),
+                                                         options=opts.without_probabilities()), load,
                                      progress=progress)
     labels = run_task(
         vol, task, load, options=opts, crop_mask=crop_mask, crop_margin_mm=margin, only_models=only,
