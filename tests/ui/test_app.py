@@ -6,6 +6,7 @@ import gzip
 import io
 import time
 import zipfile
+from pathlib import Path
 
 import nibabel as nib
 import numpy as np
@@ -194,6 +195,37 @@ def test_measurements_table_findings_and_reference_chart(make_app, phantom_case,
     assert liver.value == pytest.approx(1200.0) and liver.flag == "normal"
     assert len(at.get("plotly_chart")) == 1
     assert [b.label for b in at.get("download_button")] == ["Download CSV"]
+
+
+def test_measurements_predict_phase_and_modality_with_the_official_classifiers(make_app, phantom_case, tmp_path):
+    import shutil
+
+    from totalseg.anatomy.class_maps import class_map
+    from totalseg.measure.classifier_files import FOLDER, MODALITY_FILES, PHASE_FILE
+    from totalseg.measure.modality import image_features, load_modality_classifiers, vote
+    from totalseg.measure.phase import load_phase_regressors, phase_features, predict_phase
+    from totalseg.measure.statistics import compute_statistics
+
+    weights = tmp_path / "weights"  # the classifier files only: no brain in the phantom, so no model runs
+    (weights / FOLDER).mkdir(parents=True)
+    golden = Path(__file__).resolve().parents[1] / "data" / "phase_golden"
+    for file in (PHASE_FILE, *MODALITY_FILES):
+        shutil.copyfile(golden / file.name, weights / FOLDER / file.name)
+    at = make_app(weights=weights, case=phantom_case, page="Measurements")
+    assert not at.dataframe[2:] and at.button(key="predict_phase")
+    at.button(key="predict_phase").click().run()
+    assert _errors(at) == []
+    rows = {r.measure: r for r in at.dataframe[2].value.itertuples()}
+    stats = compute_statistics(phantom_case.image, phantom_case.labels, class_map("total"), include_incomplete=True,
+                               aggregation="median")
+    phase = predict_phase(phase_features(stats, None), load_phase_regressors(weights_dir=weights, download=False))
+    modality = vote(image_features(phantom_case.image.array),
+                    load_modality_classifiers(normalized=False, weights_dir=weights, download=False))
+    assert rows["modality"].value == modality["modality"] == "ct"
+    assert rows["modality"].probability == pytest.approx(modality["probability"])
+    assert rows["contrast phase"].value == phase["phase"]
+    assert rows["contrast phase"].probability == pytest.approx(phase["probability"])
+    assert rows["post-injection time (s)"].value.startswith(f"{phase['pi_time']:.1f} (")
 
 
 def test_measurements_need_a_segmentation(make_app, phantom_case):

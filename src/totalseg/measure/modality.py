@@ -110,6 +110,19 @@ def get_modality(
     return vote(np.array([medians[name] for name in NORMALIZED_ORGANS]), classifiers)
 
 
+def modality_of_image(image: Volume, *, settings: Settings | None = None, download: bool = True) -> dict[str, Any]:
+    """CT or MR from the image's intensities alone (the official classifiers without ``-n``), for an
+    image already read (the web app's case).
+
+    Examples:
+        >>> modality_of_image(vol)  # doctest: +SKIP
+        {'modality': 'ct', 'probability': 1.0}
+    """
+    settings = settings or Settings.from_env()
+    classifiers = load_modality_classifiers(normalized=False, weights_dir=settings.weights_dir, download=download)
+    return vote(image_features(image.array), classifiers)
+
+
 def _total_mr_fast_grid(vol: Volume, *, settings: Settings, device: str, download: bool, quiet: bool):
     """The 3 mm model-grid image and labels of a ``total_mr --fast`` run (where the official tool
     computes its ``--fast`` statistics)."""

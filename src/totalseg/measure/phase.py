@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from totalseg.errors import InputError
+from totalseg.imaging.volume import LabelVolume, Volume
 from totalseg.measure.classifier_files import PHASE_FILE, RESOURCES_URL, classifier_path
 from totalseg.measure.forest import Forest, read_pickled_boosters
 from totalseg.settings import Settings
@@ -143,6 +144,27 @@ def get_phase(
         total = _read_stats(stats) if stats is not None else _model_stats(input, "total", fast=True, **run)
         neck = _model_stats(input, "headneck_bones_vessels", fast=False, **run) if needs_neck(total) else None
     return predict_phase(phase_features(total, neck if needs_neck(total) else None), regressors)
+
+
+def phase_of_segmentation(image: Volume, labels: LabelVolume, *, settings: Settings | None = None,
+                          device: str = "cpu", download: bool = True, quiet: bool = True) -> dict[str, Any]:
+    """The contrast phase of a CT from its ``total`` labels on its grid (the web app's case), as
+    ``get_phase`` with the official ``-s`` statistics: medians measured here, and the head-neck
+    model run when the brain is in the image.
+
+    Examples:
+        >>> phase_of_segmentation(ct, total_labels)["phase"]  # doctest: +SKIP
+        'portal_venous'
+    """
+    from totalseg.anatomy.class_maps import class_map
+    from totalseg.measure.statistics import compute_statistics
+
+    settings = settings or Settings.from_env()
+    regressors = load_phase_regressors(weights_dir=settings.weights_dir, download=download)
+    total = compute_statistics(image, labels, class_map("total"), include_incomplete=True, aggregation="median")
+    neck = _model_stats(image, "headneck_bones_vessels", fast=False, settings=settings, device=device,
+                        download=download, quiet=quiet) if needs_neck(total) else None
+    return predict_phase(phase_features(total, neck), regressors)
 
 
 def _model_stats(input, task: str, *, fast: bool, settings: Settings, device: str, download: bool,

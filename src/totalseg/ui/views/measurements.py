@@ -35,6 +35,7 @@ def render(config: AppConfig) -> None:
         return
     _structures(case)
     _findings(case)
+    _phase_and_modality(case, config)
 
 
 def _structures(case: Case) -> None:
@@ -68,3 +69,43 @@ def _findings(case: Case) -> None:
         st.info("None of the organs with a reference range (liver, spleen, kidneys) is fully in the image.")
     else:
         st.plotly_chart(volume_reference_chart(rows), key="volume_chart")
+
+
+def _phase_and_modality(case: Case, config: AppConfig) -> None:
+    """The official contrast-phase regressors and modality classifiers, on demand (they may download)."""
+    from totalseg.errors import TotalsegError
+
+    st.subheader("Contrast phase and modality")
+    st.caption("TotalSegmentator's own classifiers, as `totalseg phase` and `totalseg modality`: the phase from "
+               "the median intensities of 20 structures of `total` (CT), the modality from the image's intensities.")
+    result = st.session_state.get(session.CACHE, {}).get("phase_and_modality")
+    if result is None and not st.button("Predict contrast phase and modality", key="predict_phase"):
+        return
+    if result is None:
+        try:
+            with st.spinner("Predicting ..."):
+                result = session.derived("phase_and_modality", lambda: phase_and_modality(case, config))
+        except TotalsegError as exc:
+            st.error(str(exc))
+            return
+    st.dataframe(result, hide_index=True, key="phase_table")
+
+
+def phase_and_modality(case: Case, config: AppConfig) -> list[dict]:
+    """Rows ``measure``, ``value``, ``probability`` (and the post-injection time): the case's modality
+    and, for a CT segmented with ``total``, its contrast phase."""
+    from totalseg.measure.modality import modality_of_image
+    from totalseg.measure.phase import phase_of_segmentation
+
+    run = {"settings": config.settings, "download": config.download}
+    modality = modality_of_image(case.image, **run)
+    rows = [{"measure": "modality", "value": modality["modality"], "probability": modality["probability"]}]
+    if case.choice is not None and case.choice.task == "total" and modality["modality"] == "ct":
+        phase = phase_of_segmentation(case.image, case.labels, device=case.choice.device, **run)
+        rows.append({"measure": "contrast phase", "value": phase["phase"], "probability": phase["probability"]})
+        rows.append({"measure": "post-injection time (s)", "value": f"{phase['pi_time']:.1f} "
+                     f"({phase['pi_time_min']:.1f}-{phase['pi_time_max']:.1f})", "probability": None})
+    else:
+        rows.append({"measure": "contrast phase", "value": "not predicted: it needs a CT segmented with the "
+                     "task total", "probability": None})
+    return rows
