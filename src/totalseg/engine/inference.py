@@ -57,12 +57,7 @@ def predict_image(
         cropped_logits: resample the logits back as the official ``--higher_order_resampling``
             does (``engine.cropped_export``) instead of nnU-Net's full export.
     """
-    pre = preprocess(image, spacing, model.config)
-    predictor = SlidingWindowPredictor(model.network, model.config.patch_size, step=step, device=model.device,
-                                       precision=precision)
-    if progress is not None:
-        progress.begin(what, predictor.tile_count(tuple(pre.data.shape[1:])) * model.num_folds)
-    on_tile = progress.tile if progress is not None else None
+    pre, predictor, on_tile = _prepared(image, spacing, model, step, precision, progress, what)
     if model.num_folds == 1 and not pre.resampled:
         labels = predictor.predict(pre.data, on_tile=on_tile)
     else:
@@ -86,17 +81,22 @@ def predict_image_probabilities(
     The labels are the argmax of the probabilities (nnU-Net's path when it saves them); the
     probabilities are (classes, *reader grid*) float32.
     """
-    pre = preprocess(image, spacing, model.config)
-    predictor = SlidingWindowPredictor(model.network, model.config.patch_size, step=step, device=model.device,
-                                       precision=precision)
-    if progress is not None:
-        progress.begin(what, predictor.tile_count(tuple(pre.data.shape[1:])) * model.num_folds)
-    on_tile = progress.tile if progress is not None else None
+    pre, predictor, on_tile = _prepared(image, spacing, model, step, precision, progress, what)
     logits = _fold_logits(predictor, model, pre, on_tile)
     back = resample(logits, pre.cropped_shape, model.config.spacing, pre.spacing, model.config.logits_resampling)
     probabilities = export_probabilities(back, pre, model.config.transpose_backward)
     labels = probabilities.argmax(0).astype(np.uint8 if probabilities.shape[0] <= 255 else np.uint16)
     return c_contiguous(labels), probabilities, pre
+
+
+def _prepared(image, spacing, model: Model, step: float, precision: str, progress: TileProgress | None, what: str):
+    """The preprocessed image, its predictor and the per-tile callback; the pass announced to ``progress``."""
+    pre = preprocess(image, spacing, model.config)
+    predictor = SlidingWindowPredictor(model.network, model.config.patch_size, step=step, device=model.device,
+                                       precision=precision)
+    if progress is not None:
+        progress.begin(what, predictor.tile_count(tuple(pre.data.shape[1:])) * model.num_folds)
+    return pre, predictor, (progress.tile if progress is not None else None)
 
 
 def _labels_from_logits(predictor: SlidingWindowPredictor, model: Model, pre: Preprocessed, on_tile, *,
