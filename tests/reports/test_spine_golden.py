@@ -66,6 +66,7 @@ def test_wedge_is_graded_and_cut_vertebra_explained(tmp_path):
                                         "hu_threshold": 90.25, "found_fracture": True}
     html = report.html_path.read_text()
     assert "T12: not measurable, because it touches the image border" in html and "2 (moderate)" in html
+    assert html.count("<img") == 1 + 5 and "L2: sagittal slice x=" in html  # the combined view, one per vertebra
     assert (tmp_path / "out" / "spine_report_sagittal.png").read_bytes()[:4] == b"\x89PNG"
 
 

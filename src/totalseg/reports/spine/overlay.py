@@ -35,6 +35,8 @@ LABEL_WIDTH_PX = 420  # labels in a margin posterior of (right of) the image, at
 FRACTURE_RATIO = 0.8  # official: a height below 80 % of the largest is shown in yellow
 SMALL_BODY_ML = 2.0
 VIEW_HEIGHT_PX = 900
+CROP_MM = 80.0  # the official per-vertebra crop
+VIEW_PX_PER_MM = 3.0
 RGB = np.dtype([("R", "u1"), ("G", "u1"), ("B", "u1")])
 
 
@@ -101,6 +103,39 @@ def sagittal_view(ct: np.ndarray, labels: np.ndarray, vertebrae: Sequence[Verteb
         _, y = to_px(v.centroid[1], v.centroid[2])
         draw.text((size[0] + 8, y), text, fill=colour, font=font, anchor="lm")
     return np.asarray(canvas)
+
+
+def vertebra_view(ct: np.ndarray, labels: np.ndarray, v: Vertebra, spacing: Sequence[float]) -> np.ndarray:
+    """One vertebra on its measured sagittal slice (the CT itself), 80 mm around its centroid, outline
+    and height lines drawn, 3 pixels per mm (rows x columns x 3, uint8; anterior left, superior up).
+
+    Examples:
+        >>> from totalseg.reports.spine.heights import HeightLine
+        >>> lab = np.zeros((5, 20, 20), np.uint8); lab[:, 5:15, 5:15] = 1
+        >>> v = Vertebra("vertebrae_L1", 1, (HeightLine("middle", 9.0, (10, 10), (10, 5), (10, 14)),), 2,
+        ...              (2.0, 10.0, 10.0), 500.0, 200.0, 200.0)
+        >>> vertebra_view(np.zeros((5, 20, 20)), lab, v, (1.0, 1.0, 1.0)).shape
+        (60, 60, 3)
+    """
+    from PIL import Image, ImageDraw
+
+    half_y, half_z = (int(round(CROP_MM / 2 / float(s))) for s in spacing[1:])
+    cy, cz = int(round(v.centroid[1])), int(round(v.centroid[2]))
+    bounds = (max(0, cy - half_y), min(ct.shape[1], cy + half_y), max(0, cz - half_z), min(ct.shape[2], cz + half_z))
+    y0, y1, z0, z1 = bounds
+    scale = VIEW_PX_PER_MM
+    size = (max(1, round((y1 - y0) * float(spacing[1]) * scale)), max(1, round((z1 - z0) * float(spacing[2]) * scale)))
+    plane = np.asarray(ct[v.x_slice, y0:y1, z0:z1], np.float32)
+    grey = np.clip((plane - HU_WINDOW[0]) / (HU_WINDOW[1] - HU_WINDOW[0]) * 255, 0, 255).astype(np.uint8)
+    picture = Image.fromarray(_display(grey)).resize(size, Image.Resampling.BILINEAR).convert("RGB")
+    outline = _outline(_display(labels[v.x_slice, y0:y1, z0:z1] == v.label_id), size)
+    picture.paste((0, 200, 0), mask=Image.fromarray(outline.astype(np.uint8) * 255))
+    draw = ImageDraw.Draw(picture)
+    to_px = _to_pixels(bounds, spacing, scale)
+    for line in v.heights:
+        if line.found:
+            draw.line([to_px(*line.start), to_px(*line.end)], fill=(230, 30, 30), width=2)
+    return np.asarray(picture)
 
 
 def _display(plane: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ Examples:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from totalseg.reports.page import Section, html_page
@@ -49,8 +49,9 @@ def findings_lines(results: Mapping[str, Any], extra: Mapping[str, Any], meta: M
 
 
 def spine_page(results: Mapping[str, Any], extra: Mapping[str, Any], meta: Mapping[str, Any],
-               view_png: bytes | None) -> str:
-    """The HTML page: findings, a table of the measured vertebrae, the not measured ones, the image."""
+               view_png: bytes | None, vertebra_pngs: Sequence[tuple[str, bytes]] = ()) -> str:
+    """The HTML page: findings, a table of the measured vertebrae, the not measured ones, the combined
+    sagittal image and one key slice per vertebra (``(caption, png)`` pairs)."""
     rows = []
     for name in dict.fromkeys(k.rsplit("_height_", 1)[0] for k in results if "_height_" in k):
         grade = extra["genant"].get(name, {})
@@ -71,6 +72,8 @@ def spine_page(results: Mapping[str, Any], extra: Mapping[str, Any], meta: Mappi
     if view_png is not None:
         sections.append(Section("Sagittal view", images=[("Each vertebra on its measured sagittal slice; "
                                                           "heights anterior - middle - posterior (mm)", view_png)]))
+    if vertebra_pngs:
+        sections.append(Section("Key slices", images=list(vertebra_pngs)))
     return html_page("Spine report", sections,
                      footer=f"Heights, volumes and HU as the official totalseg_spine_report; Genant grades and "
                             f"not-measured reasons are our additions (JSON key '{ADDITIONS_KEY}'). "

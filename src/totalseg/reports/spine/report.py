@@ -26,7 +26,7 @@ from totalseg.errors import InputError
 from totalseg.io.atomic import atomic_path, atomic_write_text
 from totalseg.measure.files import write_json
 from totalseg.reports.spine import inputs as spine_inputs
-from totalseg.reports.spine.overlay import front_page, rgb_nifti, sagittal_view
+from totalseg.reports.spine.overlay import front_page, rgb_nifti, sagittal_view, vertebra_view
 from totalseg.reports.spine.page import findings_lines, spine_page
 from totalseg.reports.spine.results import ADDITIONS_KEY, additions, metadata, official_results
 from totalseg.reports.spine.vertebrae import SPINE_RANGES, measure_spine
@@ -97,7 +97,11 @@ def create_spine_report(ct: str | os.PathLike, out_dir: str | os.PathLike, *, se
     if view_png is not None:
         with atomic_path(out_dir / "spine_report_sagittal.png") as tmp:
             tmp.write_bytes(view_png)
-    html = spine_page(results, extra, report["metadata"], view_png)
+    key_slices = [(f"{v.name.replace('vertebrae_', '')}: sagittal slice x={data.ct.shape[0] - 1 - v.x_slice}, "
+                   f"heights {' / '.join(f'{line.height_mm:.1f}' for line in v.heights)} mm (posterior / middle / "
+                   "anterior)", _png(vertebra_view(data.ct.array, data.labels.array, v, data.ct_spacing)))
+                  for v in spine.vertebrae]
+    html = spine_page(results, extra, report["metadata"], view_png, key_slices)
     html_path = atomic_write_text(out_dir / "spine_report.html", html)
     return SpineReport(report, json_path, nifti_path, html_path)
 
