@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -49,6 +50,9 @@ CASES = [
      "`--higher_order_resampling_LEGACY` (labels back one at a time, linearly)"),
     ("-ss -s", ["-ss", "-s"], "stats", "`--skip_saving --statistics` (statistics.json only)"),
     ("-rp", ["--ml", "-rp"], "report", "`--report run.json` (keys and values but paths, versions, runtime)"),
+    ("-sp", ["--ml", "-sp"], "probabilities",
+     "`--save_probabilities` (the .npz array bit for bit, the .pkl properties)"),
+    ("-r", ["-r"], "radiomics", "`--radiomics` (statistics_radiomics.json as text, and the masks)"),
 ]
 
 
@@ -70,8 +74,9 @@ def run_case(flags: list[str], kind: str, image: Path, official_bin: Path, env: 
         folder = where / tool
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
-        out = folder / "seg.nii.gz" if kind in ("ml", "report") else folder / "masks"
-        args = [a if a != "-rp" else f"-rp={folder / 'run.json'}" for a in flags]
+        out = folder / "seg.nii.gz" if kind in ("ml", "report", "probabilities") else folder / "masks"
+        named = {"-rp": f"-rp={folder / 'run.json'}", "-sp": f"-sp={folder / 'probs.npz'}"}
+        args = [named.get(a, a) for a in flags]
         result = timed_run([*cmd, "-i", str(image), "-o", str(out), "-d", "cpu", "--fast", *args], env, poll_s=None)
         if result.returncode != 0:
             return {"error": f"{tool} failed: {result.output.strip().splitlines()[-1][:160]}"}
@@ -89,10 +94,36 @@ def compare(kind: str, official: Path, ours: Path) -> dict:
         masks = [sorted(p.name for p in (d / "masks").iterdir()) for d in (official, ours)]
         same = a == b and masks[0] == masks[1] == ["statistics.json"]
         return {"files": "1/1" if same else "0/1", "agreement": float(same), "meta": masks[0] == masks[1]}
+    if kind == "probabilities":
+        return compare_probabilities(official, ours)
+    if kind == "radiomics":
+        masks = compare_folders(official / "masks", ours / "masks")
+        same = (official / "masks" / "statistics_radiomics.json").read_text() == \
+            (ours / "masks" / "statistics_radiomics.json").read_text()
+        return {"files": "1/1" if same else "0/1", "agreement": float(same),
+                "meta": masks["meta"] and masks["agreement"] == 1}
     skip = {"input", "output", "runtime_seconds", "torch_version", "nnunetv2_version", "totalseg_version"}
     a, b = (json.loads((p / "run.json").read_text()) for p in (official, ours))
     same = {k: v for k, v in a.items() if k not in skip} == {k: v for k, v in b.items() if k not in skip}
     return {"files": "1/1" if same else "0/1", "agreement": float(same), "meta": list(a) == list(b)[:len(a)]}
+
+
+def compare_probabilities(official: Path, ours: Path) -> dict:
+    """The two -sp arrays bit for bit (agreement: share of equal values) and the properties equal."""
+    import pickle
+
+    a, b = (np.load(p / "probs.npz")["probabilities"] for p in (official, ours))
+    props = [pickle.loads((p / "probs.pkl").read_bytes()) for p in (official, ours)]  # noqa: S301 - our own runs
+    try:
+        np.testing.assert_equal(props[0], props[1])
+        same_props = True
+    except AssertionError:
+        same_props = False
+    equal = a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b)
+    agreement = float((a == b).mean()) if a.shape == b.shape else 0.0
+    labels = compare_ml(official / "seg.nii.gz", ours / "seg.nii.gz")
+    return {"files": "1/1" if equal and labels["agreement"] == 1 else "0/1", "agreement": agreement,
+            "meta": same_props and a.dtype == b.dtype and a.shape == b.shape}
 
 
 def markdown(rows: list[tuple[str, str, dict]]) -> str:
@@ -102,6 +133,9 @@ def markdown(rows: list[tuple[str, str, dict]]) -> str:
              "| flag | input | identical | voxel / key agreement | names, dtype, shape, affine (keys) |",
              "|---|---|---|---|---|"]
     for what, image, r in rows:
+        if "cells" in r:  # a row kept from the docs table
+            lines.append(f"| {what} | {image} | " + " | ".join(r["cells"]) + " |")
+            continue
         if "error" in r:
             lines.append(f"| {what} | {image} | {r['error']} | | |")
             continue
@@ -118,7 +152,10 @@ def markdown(rows: list[tuple[str, str, dict]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-write", action="store_true", help="print the table, leave docs/benchmarks.md")
-    parser.add_argument("--flags", nargs="+", choices=[c[0] for c in CASES], help="default: all")
+    parser.add_argument("--flags", nargs="+", choices=[c[0] for c in CASES],
+                        help="default: all; the other rows of the docs table are kept as they are")
+    parser.add_argument("--inputs", nargs="+", choices=["RAS", "LPS"], default=["RAS", "LPS"],
+                        help="default: both")
     args = parser.parse_args()
     from totalseg.models.synthetic import write_random_weights
 
@@ -127,7 +164,8 @@ def main() -> None:
     env = offline_env(WEIGHTS)
     official_bin = official_venv()
     rows = []
-    for label, image in (("RAS 3 mm", CT), ("LPS permuted anisotropic", lps_input())):
+    images = (("RAS 3 mm", CT), ("LPS permuted anisotropic", lps_input()))
+    for label, image in [i for i in images if i[0].split()[0] in args.inputs]:
         for name, flags, kind, what in CASES:
             if args.flags and name not in args.flags:
                 continue
@@ -135,10 +173,27 @@ def main() -> None:
             report = run_case(flags, kind, image, official_bin, env, WORK / label.split()[0] / name.replace(" ", "_"))
             print(f"  {report}", file=sys.stderr, flush=True)
             rows.append((what, label, report))
+    if args.flags or len(args.inputs) < 2:
+        rows = merged_rows(rows)
     table = markdown(rows)
     print(table)
-    if not args.no_write and not args.flags:
+    if not args.no_write:
         write_section("flag-parity", table)
+
+
+def merged_rows(new: list[tuple[str, str, dict]]) -> list[tuple[str, str, dict]]:
+    """The rows just measured, with the docs table's other rows kept (as table cells), in CASES order."""
+    text = (ROOT / "docs" / "benchmarks.md").read_text()
+    section = re.search(r"<!-- flag-parity:start -->(.*?)<!-- flag-parity:end -->", text, re.S)
+    rows = {(what, image): r for what, image, r in new}
+    for line in (section.group(1).splitlines() if section else []):
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 5 and cells[0].startswith("`") and (cells[0], cells[1]) not in rows:
+            rows[(cells[0], cells[1])] = {"cells": cells[2:]}
+    order = [c[3] for c in CASES]
+    return [(w, i, r) for (w, i), r in sorted(rows.items(), key=lambda kv: (order.index(kv[0][0])
+                                                                           if kv[0][0] in order else 99,
+                                                                           kv[0][1] != "RAS 3 mm"))]
 
 
 if __name__ == "__main__":
