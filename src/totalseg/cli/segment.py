@@ -53,6 +53,7 @@ def register(subparsers) -> None:
                    choices=TASK_NAMES, help="list the classes of a task (default total) and exit")
     p.add_argument("-l", "--license_number", metavar="KEY",
                    help="store this licence key first (needed once, for the licensed tasks)")
+    add_reports_option(p, where="<output folder>/reports/<name>/ (the mask folder, or the --ml file's folder)")
     p.set_defaults(handler=run)
 
 
@@ -146,6 +147,15 @@ def _add_measure_options(p: argparse.ArgumentParser) -> None:
                    help="write preview_<task>.png: axial, coronal and sagittal slices with coloured masks")
 
 
+def add_reports_option(p: argparse.ArgumentParser, *, where: str) -> None:
+    """``--reports NAME [NAME ...]``: the clinical reports run after the segmentation."""
+    from totalseg.reports.runner import REPORTS
+
+    p.add_argument("--reports", nargs="+", choices=list(REPORTS), metavar="NAME",
+                   help=f"then write these clinical reports ({', '.join(REPORTS)}; as `totalseg report NAME`) into "
+                        f"{where}, reusing the masks just written; what they lack is segmented")
+
+
 def run(args: argparse.Namespace) -> int:
     from totalseg.cli.info import classes_table, tasks_table
     from totalseg.errors import InputError
@@ -159,6 +169,10 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         raise InputError(f"{' and '.join(missing)} required: totalseg segment -i IMAGE -o OUTPUT")
 
+    if args.reports:
+        from totalseg.reports.runner import check_segment_request
+
+        check_segment_request(args.reports, output=args.output, task=args.task, save_lowres=args.save_lowres)
     clock = StageClock()
     source = ReadAhead(args.input) if ReadAhead.applies_to(args.input) else args.input  # read while torch imports
     from totalseg.api import segment
@@ -185,12 +199,25 @@ def run(args: argparse.Namespace) -> int:
         keep_models=False,  # one image per process: each model is freed once its part is predicted
         on_stage=clock.mark,
     )
+    if args.reports:
+        run_reports_after(args)
     if args.verbose:
         network_s, passes = network_clock.seconds - network_before[0], network_clock.passes - network_before[1]
         print(clock.summary(network_s, passes), file=sys.stderr)
     elif not args.quiet:
         print(f"Done in {clock.elapsed():.1f} s", file=sys.stderr)
     return 0
+
+
+def run_reports_after(args: argparse.Namespace) -> None:
+    """``--reports``: the reports of the image just segmented; one line per report unless ``-q``."""
+    from totalseg.reports.runner import outcome_lines, reports_after_segment
+
+    folder, results = reports_after_segment(
+        args.input, args.output, args.reports, task=args.task, ml=args.ml, output_type=args.output_type,
+        skip_saving=args.skip_saving, device=args.device, download=not args.no_download, quiet=args.quiet)
+    if not args.quiet:
+        print("\n".join(outcome_lines(folder, results)), file=sys.stderr)
 
 
 class StageClock:

@@ -132,6 +132,61 @@ def run_reports(ct: str | os.PathLike, out_dir: str | os.PathLike, names: Sequen
     return results
 
 
+def check_segment_request(names: Sequence[str], *, output: str | os.PathLike | None, task: str | None = None,
+                          save_lowres: bool = False) -> None:
+    """Refuse, before a segmentation runs, reports it cannot be followed by (one line each).
+
+    Examples:
+        >>> check_segment_request(["spine"], output="seg", task="total_mr")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        totalseg.errors.InputError: --reports measure CTs, but task total_mr segments MR images; ...
+    """
+    from totalseg.models.tasks import catalog
+
+    check_names(names)
+    if output is None:
+        raise InputError("--reports writes into the output folder (<output>/reports/<name>/); pass -o")
+    if task is not None and catalog()["tasks"].get(task, {}).get("modality", "ct") != "ct":
+        raise InputError(f"--reports measure CTs, but task {task} segments MR images; drop --reports or segment a "
+                         "CT task")
+    if save_lowres:
+        raise InputError("--reports reuse masks on the image's grid, --save_lowres writes them on the model's; "
+                         "drop one of them")
+
+
+def reports_after_segment(ct: str | os.PathLike, output: str | os.PathLike, names: Sequence[str], *,
+                          task: str | None = None, ml: bool = False, output_type: str | Sequence[str] = "nifti",
+                          skip_saving: bool = False, **options: Any) -> tuple[Path, dict[str, dict | str]]:
+    """The reports after ``totalseg segment`` wrote ``output``: into ``<output folder>/reports/<name>/``
+    (the mask folder, or the multilabel file's folder), reusing the masks it wrote.
+
+    ``options`` go to :func:`run_reports`. Returns the reports' folder and :func:`run_reports`'s result.
+
+    Examples:
+        >>> reports_after_segment("ct.nii.gz", "seg", ["spine"], device="cpu")  # doctest: +SKIP
+        (PosixPath('seg/reports'), {'spine': {'results': ..., 'metadata': ..., 'totalseg_additions': ...}})
+    """
+    from totalseg.io.outputs import normalize_output_types, plan_outputs
+
+    plan = plan_outputs(output, normalize_output_types(output_type), ml=ml, task_name=task or "total")
+    written = None if skip_saving or plan.nifti is None or not plan.nifti.exists() else plan.nifti
+    seg_dir = written if written is not None and written.is_dir() else None
+    seg = written if written is not None and written.is_file() else None
+    folder = plan.folder / "reports"
+    return folder, run_reports(ct, folder, names, seg_dir=seg_dir, seg=seg, seg_task=task or "total", **options)
+
+
+def outcome_lines(folder: str | os.PathLike, results: Mapping[str, dict | str]) -> list[str]:
+    """One line per report for the command line: where it was written, or why it was not made.
+
+    Examples:
+        >>> outcome_lines("seg/reports", {"spine": {}, "aorta": "no aorta mask"})
+        ['Report spine: wrote seg/reports/spine', 'Report aorta: not made: no aorta mask']
+    """
+    return [f"Report {name}: " + (f"wrote {Path(folder) / name}" if isinstance(result, dict) else
+                                  f"not made: {result}") for name, result in results.items()]
+
+
 def check_names(names: Sequence[str]) -> None:
     """Refuse names that are not reports, in one line.
 
