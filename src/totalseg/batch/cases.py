@@ -8,8 +8,9 @@ import os
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from totalseg.errors import InputError
 
@@ -20,12 +21,18 @@ VOLUME_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".mha", ".mhd")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
 
 
+# optional case-list columns: the patient's data for the clinical reports (--reports)
+PATIENT_COLUMNS = {"height_m": float, "weight_kg": float, "sex": str, "nodeinfo": Path}
+
+
 @dataclass(frozen=True)
 class Case:
-    """One input of a batch and the name of its output folder."""
+    """One input of a batch, the name of its output folder, and the patient's data for the reports
+    (``height_m``, ``weight_kg``, ``sex``, ``nodeinfo``; from a case list's columns of those names)."""
 
     name: str
     input: Path
+    patient: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
 
 def cases_from_paths(paths: Iterable[str | os.PathLike]) -> list[Case]:
@@ -51,7 +58,8 @@ def cases_from_paths(paths: Iterable[str | os.PathLike]) -> list[Case]:
 
 def cases_from_csv(path: str | os.PathLike) -> list[Case]:
     """Cases from a CSV file with a header row: an ``input`` column (paths relative to the CSV's
-    folder or absolute) and an optional ``case`` column naming the output folders.
+    folder or absolute), an optional ``case`` column naming the output folders, and optional
+    ``height_m``, ``weight_kg``, ``sex`` and ``nodeinfo`` (a JSON path) columns for ``--reports``.
 
     Examples:
         >>> import tempfile
@@ -70,13 +78,29 @@ def cases_from_csv(path: str | os.PathLike) -> list[Case]:
     if "input" not in columns:
         raise InputError(f"{path}: the case list needs a header row with an 'input' column (and optionally 'case')")
     inputs = [_resolve(row["input"], path.parent, path, i) for i, row in enumerate(rows, start=2)]
+    patients = [_patient(row, path, i) for i, row in enumerate(rows, start=2)]
     if "case" not in columns:
-        return [Case(n, p) for n, p in zip(_unique_names(inputs), inputs)]
+        return [Case(n, p, d) for n, p, d in zip(_unique_names(inputs), inputs, patients)]
     names = [_check_name((row["case"] or "").strip(), path, i) for i, row in enumerate(rows, start=2)]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise InputError(f"{path}: case names must be unique; repeated: {', '.join(duplicates[:5])}")
-    return [Case(n, p) for n, p in zip(names, inputs)]
+    return [Case(n, p, d) for n, p, d in zip(names, inputs, patients)]
+
+
+def _patient(row: dict[str, str | None], source: Path, line: int) -> dict[str, Any]:
+    """The row's non-empty patient columns, typed (a relative ``nodeinfo`` is relative to the CSV)."""
+    patient: dict[str, Any] = {}
+    for column, kind in PATIENT_COLUMNS.items():
+        text = (row.get(column) or "").strip()
+        if not text:
+            continue
+        try:
+            value = kind(text)
+        except ValueError:
+            raise InputError(f"{source}, line {line}: {column} {text!r} is not a number; write e.g. 1.75") from None
+        patient[column] = source.parent / value if isinstance(value, Path) and not value.is_absolute() else value
+    return patient
 
 
 def case_stem(path: Path) -> str:

@@ -3,7 +3,8 @@
 Columns: ``case``, ``input``, ``status`` (``ok``/``error``), ``error``, seconds per stage
 (``read_s``, ``load_s``, ``wait_s``, ``predict_s``, ``write_s``, ``total_s``), ``worker``,
 ``finished_at`` (UTC), ``phase``/``phase_probability``/``pi_time`` and
-``modality``/``modality_probability`` when asked for (``--phase``, ``--modality``), then, when the
+``modality``/``modality_probability`` when asked for (``--phase``, ``--modality``), the clinical
+reports' headline numbers as ``<report>_<number>`` and ``<report>_error`` (``--reports``), then, when the
 cases have a ``statistics.json``, two columns per structure in class-map order:
 ``<structure>_volume_mm3`` and ``<structure>_intensity`` (mean HU for CT), and any further numeric
 statistics as ``<structure>_<key>``.
@@ -41,6 +42,7 @@ def result_row(result: CaseResult) -> dict[str, Any]:
     row["worker"] = result.worker or None
     row["finished_at"] = datetime.fromtimestamp(result.finished_at, timezone.utc) if result.finished_at else None
     row.update(measure_columns(result.measures or {}))
+    row.update(report_columns(result.reports or {}))
     row.update(statistics_columns(result.statistics or {}))
     return row
 
@@ -62,6 +64,17 @@ def measure_columns(measures: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]
         columns.update(modality=measures["modality"]["modality"],
                        modality_probability=measures["modality"]["probability"])
     return columns
+
+
+def report_columns(reports: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Each report's headline numbers as ``<report>_<number>`` columns, and ``<report>_error`` (why it
+    was not made, else None).
+
+    Examples:
+        >>> report_columns({"pulmonary": {"mpa_diameter_mm": 27.0, "error": None}})
+        {'pulmonary_mpa_diameter_mm': 27.0, 'pulmonary_error': None}
+    """
+    return {f"{name}_{key}": value for name, numbers in reports.items() for key, value in numbers.items()}
 
 
 def statistics_columns(stats: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
@@ -86,6 +99,9 @@ def write_results(rows: Iterable[Mapping[str, Any]], folder: str | os.PathLike) 
     types = {"finished_at": pa.timestamp("ms", tz="UTC")}
     for name in ("case", "input", "status", "error", "worker", "phase", "modality"):
         types[name] = pa.string()
+    for name in names:
+        if name.endswith("_error"):  # a report's reason
+            types[name] = pa.string()
     table = pa.table({n: pa.array([row.get(n) for row in rows], type=types.get(n, pa.float64())) for n in names})
     folder = Path(folder)
     parquet, csv = folder / "results.parquet", folder / "results.csv"

@@ -57,6 +57,7 @@ def run_batch(
     gpus_per_worker: float = 0,
     progress: bool = True,
     measures: Sequence[str] = (),
+    reports: Sequence[str] = (),
 ) -> BatchSummary:
     """Segment every case into ``outdir/<case>/`` and write ``outdir/results.parquet`` and ``.csv``.
 
@@ -77,6 +78,10 @@ def run_batch(
         measures: more per case, as columns of the results table and a JSON file in the case's
             folder: ``phase`` (contrast phase, as ``totalseg phase``), ``modality`` (CT or MR, as
             ``totalseg modality``).
+        reports: clinical reports per case (``spine``, ``aorta``, ``pulmonary``, ``body_composition``)
+            into ``outdir/<case>/reports/<name>/``, reusing the case's masks, with headline columns
+            (``<report>_<number>`` and ``<report>_error``; see :func:`totalseg.reports.runner.headline`).
+            A case's ``height_m``, ``weight_kg``, ``sex`` and ``nodeinfo`` come from its :class:`Case`.
 
     Examples:
         >>> from totalseg.batch import cases_from_paths
@@ -89,6 +94,11 @@ def run_batch(
     unknown = sorted(set(measures) - set(MEASURES))
     if unknown:
         raise InputError(f"unknown per-case measure {', '.join(unknown)}; choose from {', '.join(MEASURES)}")
+    if reports:
+        from totalseg.reports.runner import check_segment_request
+
+        check_segment_request(reports, output=outdir, task=(options or {}).get("task"),
+                              save_lowres=bool((options or {}).get("save_lowres")))
     if (workers is not None and workers < 1) or threads < 1:
         raise InputError(f"workers and threads must be at least 1, got {workers} and {threads}")
     start = time.perf_counter()
@@ -97,7 +107,8 @@ def run_batch(
     folder = BatchFolder(Path(outdir).absolute())
     with folder.open({k: v for k, v in options.items() if k not in _RUN_ONLY}):
         todo = [c for c in cases if not folder.is_done(c.name)]
-        job = SegmentJob(folder.root, options, _absolute(settings or Settings.from_env()), measures=tuple(measures))
+        job = SegmentJob(folder.root, options, _absolute(settings or Settings.from_env()), measures=tuple(measures),
+                         reports=tuple(dict.fromkeys(reports)))
         results: dict[str, CaseResult] = {}
         bar = tqdm(total=len(cases), initial=len(cases) - len(todo), unit="case", desc="Cases",
                    disable=not progress, dynamic_ncols=True)

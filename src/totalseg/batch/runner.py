@@ -50,6 +50,7 @@ class CaseResult:
     timings_s: dict[str, float] = field(default_factory=dict)
     statistics: dict[str, dict[str, Any]] | None = None
     measures: dict[str, Any] | None = None
+    reports: dict[str, dict[str, Any]] | None = None
     worker: str = ""
     finished_at: float = 0.0
 
@@ -72,6 +73,7 @@ class SegmentJob:
         settings: where the weights live.
         torch_threads: intra-op threads per worker; 0 leaves torch's default.
         measures: per-case measures besides the segmentation (:data:`MEASURES`).
+        reports: clinical reports per case (:data:`totalseg.reports.REPORTS`), into ``<case>/reports/``.
     """
 
     outdir: Path
@@ -79,6 +81,7 @@ class SegmentJob:
     settings: Settings
     torch_threads: int = 0
     measures: tuple[str, ...] = ()
+    reports: tuple[str, ...] = ()
 
 
 class CaseRunner:
@@ -129,7 +132,8 @@ class CaseRunner:
         stats_path = staged / STATISTICS_FILE
         stats = json.loads(stats_path.read_text(encoding="utf-8")) if stats_path.is_file() else None
         measures = {name: self._measure(name, case, staged) for name in self.job.measures} or None
-        return self._result(case, clock, statistics=stats, measures=measures)
+        reports = self._reports(case, staged, output) if self.job.reports else None
+        return self._result(case, clock, statistics=stats, measures=measures, reports=reports)
 
     def _measure(self, name: str, case: Case, staged: Path) -> dict[str, Any]:
         """``phase`` or ``modality`` of the case, as the commands compute them, also kept as JSON."""
@@ -148,14 +152,29 @@ class CaseRunner:
         write_json(result, staged / f"{name}.json")
         return result
 
+    def _reports(self, case: Case, staged: Path, output: Path) -> dict[str, dict[str, Any]]:
+        """The clinical reports of the case into ``<case>/reports/<name>/``, reusing its masks (and its
+        ``phase.json``); each report's headline numbers, or its reason in ``error``."""
+        from totalseg.reports.runner import headline, reports_after_segment
+
+        options = self.job.options
+        _, results = reports_after_segment(
+            case.input, output, self.job.reports, task=options.get("task"), ml=bool(options.get("ml")),
+            output_type=options.get("output_type", "nifti"), skip_saving=bool(options.get("skip_saving")),
+            settings=self.job.settings, device=options.get("device", "cpu"), download=options.get("download", True),
+            **case.patient)
+        return {name: headline(name, result) for name, result in results.items()}
+
     def _result(self, case: Case, clock: _StageClock, *, error: BaseException | None = None,
-                statistics: dict | None = None, measures: dict | None = None) -> CaseResult:
+                statistics: dict | None = None, measures: dict | None = None,
+                reports: dict | None = None) -> CaseResult:
         message = "" if error is None else str(error) if isinstance(error, TotalsegError) else (
             f"{type(error).__name__}: {error}")
         return CaseResult(
             case=case.name, input=str(case.input), status="ok" if error is None else "error",
             error=message, error_type="" if error is None else type(error).__name__,
-            timings_s=clock.timings(), statistics=statistics, measures=measures, worker=self._worker,
+            timings_s=clock.timings(), statistics=statistics, measures=measures, reports=reports,
+            worker=self._worker,
             finished_at=time.time(),
         )
 

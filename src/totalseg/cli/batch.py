@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from totalseg.cli.segment import add_segment_options, refuse_unsupported, segment_options
+from totalseg.cli.segment import add_reports_option, add_segment_options, refuse_unsupported, segment_options
 
 
 def register(subparsers) -> None:
@@ -33,6 +33,8 @@ def register(subparsers) -> None:
     p.add_argument("--cpus-per-worker", type=float, default=1, metavar="N", help="Ray CPUs per worker (default 1)")
     p.add_argument("--gpus-per-worker", type=float, default=None, metavar="N",
                    help="Ray GPUs per worker (default 1 with --device gpu, else 0)")
+    add_reports_option(p, where="OUTDIR/<case>/reports/<name>/, with headline columns in the results table (a "
+                                "--list CSV may give height_m, weight_kg, sex and nodeinfo columns)")
     add_segment_options(p)
     p.set_defaults(handler=run)
 
@@ -56,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         cases, args.output, options=segment_options(args), settings=Settings.from_env(), workers=args.workers,
         threads=args.threads, ray_address=args.ray_address, cpus_per_worker=args.cpus_per_worker,
         gpus_per_worker=gpus, progress=not args.quiet,
-        measures=[name for name in ("phase", "modality") if getattr(args, name)],
+        measures=[name for name in ("phase", "modality") if getattr(args, name)], reports=args.reports or (),
     )
     if not args.quiet:
         print(f"{summary.ok} of {summary.total} cases done ({summary.skipped} from earlier runs), "

@@ -158,7 +158,8 @@ def reports_after_segment(ct: str | os.PathLike, output: str | os.PathLike, name
                           task: str | None = None, ml: bool = False, output_type: str | Sequence[str] = "nifti",
                           skip_saving: bool = False, **options: Any) -> tuple[Path, dict[str, dict | str]]:
     """The reports after ``totalseg segment`` wrote ``output``: into ``<output folder>/reports/<name>/``
-    (the mask folder, or the multilabel file's folder), reusing the masks it wrote.
+    (the mask folder, or the multilabel file's folder), reusing the masks it wrote (the mask folder,
+    or the multilabel file and what its folder holds).
 
     ``options`` go to :func:`run_reports`. Returns the reports' folder and :func:`run_reports`'s result.
 
@@ -170,8 +171,8 @@ def reports_after_segment(ct: str | os.PathLike, output: str | os.PathLike, name
 
     plan = plan_outputs(output, normalize_output_types(output_type), ml=ml, task_name=task or "total")
     written = None if skip_saving or plan.nifti is None or not plan.nifti.exists() else plan.nifti
-    seg_dir = written if written is not None and written.is_dir() else None
     seg = written if written is not None and written.is_file() else None
+    seg_dir = written if written is not None and written.is_dir() else plan.folder if seg is not None else None
     folder = plan.folder / "reports"
     return folder, run_reports(ct, folder, names, seg_dir=seg_dir, seg=seg, seg_task=task or "total", **options)
 
