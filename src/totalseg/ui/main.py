@@ -14,6 +14,7 @@ PAGES = {
     "Segment": "segment",
     "Viewer": "viewer",
     "Measurements": "measurements",
+    "Reports": "reports",
     "Compare": "compare",
     "Export": "export",
 }
