@@ -90,7 +90,7 @@ def test_upload_run_view_and_measure_in_chromium(server, ct_small_path, tmp_path
             page.set_default_timeout(TIMEOUT_MS)
             page.goto(server)
             page.get_by_text("CT or MR image").wait_for()
-            assert page.locator('[data-testid="stSidebarNav"]').count() == 0  # only our five pages
+            assert page.locator('[data-testid="stSidebarNav"]').count() == 0  # only our own pages
 
             page.locator('input[type="file"]').first.set_input_files(str(ct_small_path))
             page.get_by_text("122 x 101 x 30 voxels").wait_for()
