@@ -153,7 +153,7 @@ def add_reports_option(p: argparse.ArgumentParser, *, where: str) -> None:
 
     p.add_argument("--reports", nargs="+", choices=list(REPORTS), metavar="NAME",
                    help=f"then write these clinical reports ({', '.join(REPORTS)}; as `totalseg report NAME`) into "
-                        f"{where}, reusing the masks just written; what they lack is segmented")
+                        f"{where}, reusing the segmentation's masks; what they lack is segmented")
 
 
 def run(args: argparse.Namespace) -> int:
