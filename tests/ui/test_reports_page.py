@@ -49,6 +49,10 @@ def test_body_composition_runs_and_shows_its_page(make_app, l3_case):
     sma = result["measurements"]["skeletal_muscle_area"]["value"]
     assert result["measurements"]["skeletal_muscle_index"]["value"] == round(sma / 4.0, 2)
     assert json.loads(json.dumps(result)) == result
+    # the case's total labels were handed over; only the other open tasks were segmented (tiny weights)
+    cache = next(at.session_state["folder"].path.glob("report-*/reports/body_composition/segmentations"))
+    assert sorted(p.name for p in cache.iterdir()) == ["abdominal_muscles.nii.gz", "body.nii.gz",
+                                                      "trunk_cavities.nii.gz"]
 
 
 def test_a_report_that_cannot_be_made_is_one_error_line(make_app, l3_case):
