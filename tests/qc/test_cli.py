@@ -1,0 +1,46 @@
+import json
+
+import nibabel as nib
+import numpy as np
+
+from totalseg.cli import main
+from totalseg.io.writers import write_class_masks
+from totalseg.qc.faults import swap_left_right
+
+
+def _files(tmp_path, clean, fault=None):
+    image, labels, classes = clean
+    if fault is not None:
+        image, labels = fault(image, labels, classes, np.random.default_rng(0))
+    nib.save(image.to_nifti(), tmp_path / "ct.nii.gz")
+    nib.save(labels.to_nifti(np.uint8), tmp_path / "seg.nii.gz")
+    write_class_masks(labels, tmp_path / "masks", classes)
+    return tmp_path / "ct.nii.gz"
+
+
+def test_qc_command_on_a_multilabel_file_and_a_mask_folder(tmp_path, clean):
+    ct = _files(tmp_path, clean)
+    for seg in ("seg.nii.gz", "masks"):
+        out = tmp_path / f"qc_{seg}.json"
+        assert main(["qc", "-i", str(ct), "--seg", str(tmp_path / seg), "-o", str(out), "-q"]) == 0
+        data = json.loads(out.read_text())
+        assert data["status"] == "ok" and len(data["checks"]) == 8
+
+
+def test_fail_on_gives_exit_code_1(tmp_path, clean, capsys):
+    ct = _files(tmp_path, clean, swap_left_right)
+    out = tmp_path / "qc.json"
+    assert main(["qc", "-i", str(ct), "--seg", str(tmp_path / "seg.nii.gz"), "-o", str(out)]) == 0
+    assert "fail  laterality" in capsys.readouterr().err
+    assert main(["qc", "-i", str(ct), "--seg", str(tmp_path / "seg.nii.gz"), "-o", str(out), "-q",
+                 "--fail-on", "fail"]) == 1
+    assert json.loads(out.read_text())["status"] == "fail"
+
+
+def test_masks_off_the_grid_are_a_one_line_error(tmp_path, clean, capsys):
+    ct = _files(tmp_path, clean)
+    other = tmp_path / "small.nii.gz"
+    nib.save(nib.Nifti1Image(np.zeros((4, 4, 4), np.uint8), np.eye(4)), other)
+    assert main(["qc", "-i", str(ct), "--seg", str(other), "-o", str(tmp_path / "qc.json")]) == 2
+    assert "grid" in capsys.readouterr().err
+    assert not (tmp_path / "qc.json").exists()
