@@ -43,3 +43,18 @@ def test_two_vertebrae_with_one_label_warn_as_duplicate_and_spacing(clean):
     # L2 now covers two levels: a duplicate; S1 is missing at the end, which is not a gap
     assert check.status == "warn"
     assert check.evidence["duplicates"][0]["vertebra"] == "vertebrae_L2"
+
+
+def test_lumbar_labels_shifted_up_without_ribs_warn_at_the_sacrum(clean):
+    table = {f"vertebrae_{a}": f"vertebrae_{b}" for a, b in
+             (("L1", "T12"), ("L2", "L1"), ("L3", "L2"), ("L4", "L3"), ("L5", "L4"), ("S1", "L5"))}
+    image, labels, classes = clean
+    ids = {v: k for k, v in classes.items()}
+    array = np.asarray(labels.array).copy()
+    original = array.copy()
+    keep = [ids[n] for n in (*table, "sacrum")]
+    array[~np.isin(original, keep)] = 0  # no ribs: only the lumbar spine and the sacrum
+    for a, b in table.items():
+        array[original == ids[a]] = ids[b]
+    check = run_qc(image, labels.with_data(array), classes).check("vertebra_order")
+    assert check.status == "warn" and check.evidence["vertebra_above_sacrum"] == "vertebrae_L5"

@@ -88,6 +88,24 @@ def shift_vertebrae(image, labels, classes, rng):
     return image, _relabel(labels, table)
 
 
+def shift_vertebrae_below_the_ribs(image, labels, classes, rng):
+    """The image cropped below the lowest rib, then its vertebrae labelled one level off: nothing
+    in the image tells the levels apart (a blind spot)."""
+    ids = _ids(classes)
+    array = np.asarray(labels.array)
+    axis = world_axis_of_voxels(labels.affine)[2]
+    ribs = np.isin(array, [i for n, i in ids.items() if n.startswith("rib_")])
+    rib_planes = np.nonzero(ribs.any(axis=tuple(a for a in range(3) if a != axis)))[0]
+    feet_low = labels.affine[2, axis] > 0  # index 0 is the feet's end
+    keep = slice(0, rib_planes.min()) if feet_low else slice(rib_planes.max() + 1, array.shape[axis])
+    index = tuple(keep if a == axis else slice(None) for a in range(3))
+    affine = labels.affine.copy()
+    affine[:3, 3] += affine[:3, axis] * keep.start
+    image = image.with_data(np.ascontiguousarray(np.asarray(image.array)[index]), affine=affine)
+    labels = labels.with_data(np.ascontiguousarray(array[index]), affine=affine)
+    return shift_vertebrae(image, labels, classes, rng)
+
+
 def crop_fov(image, labels, classes, rng):
     """Crop the image through the middle of a random organ along a random axis."""
     ids = _ids(classes)
@@ -183,4 +201,7 @@ FAULTS: dict[str, tuple[Fault, str]] = {
     "blank_image": (blank_image, "input"),
     "padding_cuts_anatomy": (padding_cuts_anatomy, "input"),
 }
-BLIND_SPOTS: dict[str, tuple[Fault, str]] = {"image_mirrored_under_labels": (image_mirrored_under_labels, "intensities")}
+BLIND_SPOTS: dict[str, tuple[Fault, str]] = {
+    "image_mirrored_under_labels": (image_mirrored_under_labels, "intensities"),
+    "shift_vertebrae_below_the_ribs": (shift_vertebrae_below_the_ribs, "vertebra_order"),
+}

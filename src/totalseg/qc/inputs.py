@@ -40,9 +40,9 @@ def check_input(ctx: QcContext, *, slice_positions_mm: Sequence[float] | None = 
     pad_in_labels = float(padding[labelled].mean()) if labelled.any() else 0.0
     flips = _orientation(ctx)
     irregular = _irregular_steps(slice_positions_mm)
-    evidence = {"std": round(std, 2), "content_share": round(content, 4), "padding_share": round(float(padding.mean()), 4),
-                "padding_share_in_labels": round(pad_in_labels, 4), "spacing_mm": [round(s, 3) for s in ctx.image.spacing_mm],
-                "irregular_slice_steps": irregular, **flips}
+    evidence = {"std": round(std, 2), "content_share": round(content, 4),
+                "padding_share": round(float(padding.mean()), 4), "padding_share_in_labels": round(pad_in_labels, 4),
+                "spacing_mm": [round(s, 3) for s in ctx.image.spacing_mm], "irregular_slice_steps": irregular, **flips}
     if std < 1.0:
         return Check("input", "fail", f"The image is constant (standard deviation {std:.2f}): there is nothing to "
                      "segment.", evidence)

@@ -41,7 +41,8 @@ def check_intensities(ctx: QcContext) -> Check:
     evidence = {"outside_range": out, "blood": blood}
     if out:
         return Check("intensities", status, f"{len(out)} structure(s) have a mean HU outside their tissue's range "
-                     f"(first: {out[0]['structure']} {out[0]['mean_hu']} HU): labels off the anatomy or a non-CT image.",
+                     f"(first: {out[0]['structure']} {out[0]['mean_hu']} HU): labels off the anatomy or a non-CT "
+                     "image.",
                      evidence)
     return Check("intensities", "ok", "Every structure's mean HU fits its tissue"
                  + (f"; blood {blood}." if blood else "."), evidence)

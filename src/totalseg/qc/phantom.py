@@ -31,8 +31,8 @@ class _Canvas:
 
     def paint(self, name: str, tissue: str, mask_fn, lo: np.ndarray, hi: np.ndarray, clip=None) -> None:
         """Label voxels inside the box ``lo``..``hi`` (mm) where ``mask_fn(x, y, z)`` holds."""
-        sl = tuple(slice(int(np.searchsorted(a, l)), int(np.searchsorted(a, h, side="right")))
-                   for a, l, h in zip(self.axes, lo, hi))
+        sl = tuple(slice(int(np.searchsorted(a, low)), int(np.searchsorted(a, high, side="right")))
+                   for a, low, high in zip(self.axes, lo, hi))
         x, y, z = np.meshgrid(*(a[s] for a, s in zip(self.axes, sl)), indexing="ij")
         inside = mask_fn(x, y, z)
         if clip is not None:
@@ -72,7 +72,7 @@ def make_trunk_phantom(
     yb = yc - 70 + D  # body centre
     lo = np.array([-W - 25, yc - 100, z_levels[-1] - 260 * f])
     hi = np.array([W + 25, yb + D + 25, 45.0])
-    axes = tuple(np.arange(l, h, spacing) for l, h in zip(lo, hi))
+    axes = tuple(np.arange(low, high, spacing) for low, high in zip(lo, hi))
     shape = tuple(len(a) for a in axes)
     hu = _HU_CONTRAST if contrast else _HU_NATIVE
     canvas = _Canvas(axes, np.zeros(shape, np.uint8), np.full(shape, -1000.0), {v: k for k, v in classes.items()}, hu)
@@ -122,8 +122,8 @@ def _thorax(c: _Canvas, geo: dict) -> None:
                 part = {"upper": front & (upper if side < 0 else True), "middle": front & ~upper, "lower": ~front}
                 return inside & part[which]
             return fn
-        names = (("upper", "lung_upper_lobe_left"), ("lower", "lung_lower_lobe_left")) if side > 0 else (
-            ("upper", "lung_upper_lobe_right"), ("middle", "lung_middle_lobe_right"), ("lower", "lung_lower_lobe_right"))
+        s = "left" if side > 0 else "right"
+        names = [(w, f"lung_{w}_lobe_{s}") for w in (("upper", "lower") if side > 0 else ("upper", "middle", "lower"))]
         for which, name in names:
             c.paint(name, "lung", lobe_fn(which), np.r_[cx, cy, zc] - radii, np.r_[cx, cy, zc] + radii, clip)
     c.ellipsoid("heart", "blood", (22, yb + 10, _at(geo, "T8")), _jit(geo, 52, 45, 55), clip)
@@ -186,9 +186,7 @@ def _ribs(c: _Canvas, geo: dict) -> None:
         end = {11: 0.0, 12: -0.4}.get(k, 1.0 if k < 8 else 0.7)
         phi = np.linspace(-np.pi / 2 + 0.25, end, 60)
         for side in (1, -1):
-            arc = np.c_[side * a * np.cos(phi + np.pi / 2 - np.pi / 2) * 0 + side * a * np.sin(phi + np.pi / 2),
-                        yb + b * np.sin(phi) * 0 - b * np.cos(phi + np.pi / 2) * 0 + b * np.sin(phi),
-                        zh - 35 * (phi - phi[0]) / np.pi]
+            arc = np.c_[side * a * np.cos(phi), yb + b * np.sin(phi), zh - 35 * (phi - phi[0]) / np.pi]
             head = _line((side * 20, -4, zh), tuple(arc[0]), 3)
             c.tube(f"rib_{'left' if side > 0 else 'right'}_{k}", "bone", np.r_[head, arc], 5.5)
 

@@ -47,11 +47,26 @@ def check_vertebra_order(ctx: QcContext) -> Check:
             RIB_LEVEL_WINDOW[0] <= ribs["rib_level_offset"] <= RIB_LEVEL_WINDOW[1]):
         return Check("vertebra_order", "fail", f"The ribs attach {ribs['rib_level_offset']:+.1f} levels away from "
                      "their thoracic vertebrae: the vertebra labels are probably shifted.", evidence)
+    above_sacrum = _above_sacrum(ctx, present)
+    evidence["vertebra_above_sacrum"] = above_sacrum
+    if above_sacrum not in (None, "vertebrae_S1"):
+        return Check("vertebra_order", "warn", f"The vertebra above the sacrum is labelled {above_sacrum}, not S1: "
+                     "the labels may be shifted up by a level (or S1 is lumbarized).", evidence)
     if spacing or duplicates:
         what = "implausible distance between neighbours" if spacing else "a vertebra label in two places"
         return Check("vertebra_order", "warn", f"The vertebra labels show {what}.", evidence)
     return Check("vertebra_order", "ok", f"{len(present)} vertebrae in order from {present[0].split('_')[1]} "
                  f"to {present[-1].split('_')[1]}.", evidence)
+
+
+def _above_sacrum(ctx: QcContext, present: list[str]) -> str | None:
+    """The lowest labelled vertebra when the sacrum is labelled whole and lies within one lumbar pitch below it."""
+    sacrum = ctx.structures.get("sacrum")
+    if sacrum is None or sacrum.cut_off or not present:
+        return None
+    lowest = ctx.structures[present[-1]]
+    gap = lowest.centroid_mm[2] - sacrum.centroid_mm[2]
+    return present[-1] if 0 < gap <= 2 * PITCH_MM["L"][1] else None
 
 
 def _implausible_spacing(present: list[str], idx: list[int], cents: dict, cut: set[str]) -> list[dict]:
@@ -74,8 +89,9 @@ def _duplicates(ctx: QcContext, present: list[str]) -> list[dict]:
         if n < 2:
             continue
         sizes = np.bincount(comps.ravel())[1:]
-        if np.sort(sizes)[-2] >= DUPLICATE_SHARE * sizes.sum():
-            out.append({"vertebra": v, "pieces": int(n), "second_share": round(float(np.sort(sizes)[-2] / sizes.sum()), 2)})
+        second = float(np.sort(sizes)[-2] / sizes.sum())
+        if second >= DUPLICATE_SHARE:
+            out.append({"vertebra": v, "pieces": int(n), "second_share": round(second, 2)})
     return out
 
 
