@@ -39,7 +39,14 @@ PHASE_FILES = ("contrast_phase.json", "phase.json")  # the official reports' nam
 
 @dataclass(frozen=True)
 class ReportInputs:
-    """What one report runs on: the CT, its own output folder, the masks at hand and the run options."""
+    """What one report runs on: the CT, its own output folder, the masks at hand and the run options.
+
+    Examples:
+        >>> inputs = ReportInputs(Path("ct.nii.gz"), Path("out/spine"), seg=Path("v.nii.gz"),
+        ...                       seg_task="vertebrae_pp_refined", patient={"height_m": 1.8})
+        >>> inputs.multilabel("vertebrae_pp_refined"), inputs.multilabel("total"), inputs.option("sex")
+        (PosixPath('v.nii.gz'), None, None)
+    """
 
     ct: Path
     out_dir: Path

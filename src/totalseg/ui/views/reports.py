@@ -54,7 +54,12 @@ def _patient_inputs() -> dict[str, Any]:
 
 
 def case_report(case: Case, name: str, config: AppConfig, *, session_folder: Path, **patient: Any) -> tuple:
-    """Run one report on ``case``; returns ``(json, html)`` of the report, or ``(reason, None)``."""
+    """Run one report on ``case``; returns ``(json, html)`` of the report, or ``(reason, None)``.
+
+    Examples:
+        >>> case_report(case, "body_composition", config, session_folder=folder, height_m=1.8)  # doctest: +SKIP
+        ({'report': 'body_composition', 'status': 'measured', ...}, '<!DOCTYPE html>...')
+    """
     if case.modality != "ct":
         raise InputError("the reports measure CTs; open a CT image")
     folder = Path(tempfile.mkdtemp(prefix="report-", dir=session_folder))
