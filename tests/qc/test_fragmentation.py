@@ -33,3 +33,19 @@ def test_naturally_fragmented_structures_are_not_flagged(clean):
     check = _with_blob(clean, "colon", corners=(5, 30))
     assert check.status == "ok"
     assert check.evidence["components"]["colon"] == 2
+
+
+def test_pieces_of_a_cut_structure_at_the_border_are_not_stray():
+    from totalseg.imaging.volume import LabelVolume, Volume
+
+    lab = np.zeros((40, 20, 20), np.uint8)
+    lab[5:15, 5:15, 0:8] = 1  # two pieces of a lung base, both reaching the top slice
+    lab[25:35, 5:15, 0:8] = 1
+    aff = np.diag([3.0, 3, 3, 1])
+    check = run_qc(Volume(np.full(lab.shape, -800.0), affine=aff), LabelVolume(lab, affine=aff),
+                   {1: "lung_lower_lobe_left"}).check("fragmentation")
+    assert check.status == "ok" and check.evidence["components"] == {"lung_lower_lobe_left": 2}
+    lab[25:35, 5:15, 0:4] = 0  # the second piece now floats inside the image
+    check = run_qc(Volume(np.full(lab.shape, -800.0), affine=aff), LabelVolume(lab, affine=aff),
+                   {1: "lung_lower_lobe_left"}).check("fragmentation")
+    assert check.status == "warn"

@@ -71,7 +71,8 @@ def image_flipped_under_labels(image, labels, classes, rng):
 
 
 def image_mirrored_under_labels(image, labels, classes, rng):
-    """The image mirrored left-right under unchanged labels (nearly symmetric anatomy: a blind spot)."""
+    """The image mirrored left-right under unchanged labels: only the off-centre organs (heart, liver,
+    aorta) then lie on another tissue."""
     return _flip(image, 0), labels
 
 
@@ -195,6 +196,7 @@ FAULTS: dict[str, tuple[Fault, str]] = {
     "add_fragments": (add_fragments, "fragmentation"),
     "scale_organ": (scale_organ, "volumes"),
     "image_flipped_under_labels": (image_flipped_under_labels, "intensities"),
+    "image_mirrored_under_labels": (image_mirrored_under_labels, "intensities"),
     "remove_organ": (remove_organ, "expected_structures"),
     "head_at_feet": (head_at_feet, "input"),
     "front_back": (front_back, "input"),
@@ -202,6 +204,5 @@ FAULTS: dict[str, tuple[Fault, str]] = {
     "padding_cuts_anatomy": (padding_cuts_anatomy, "input"),
 }
 BLIND_SPOTS: dict[str, tuple[Fault, str]] = {
-    "image_mirrored_under_labels": (image_mirrored_under_labels, "intensities"),
     "shift_vertebrae_below_the_ribs": (shift_vertebrae_below_the_ribs, "vertebra_order"),
 }
