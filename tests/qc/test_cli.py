@@ -44,3 +44,16 @@ def test_masks_off_the_grid_are_a_one_line_error(tmp_path, clean, capsys):
     assert main(["qc", "-i", str(ct), "--seg", str(other), "-o", str(tmp_path / "qc.json")]) == 2
     assert "grid" in capsys.readouterr().err
     assert not (tmp_path / "qc.json").exists()
+
+
+def test_the_official_tools_multilabel_file_is_read_and_an_untrained_networks_masks_fail(tmp_path):
+    # tests/data/measure_golden/seg_ml.nii.gz: the official --ml file (label names in its header
+    # extension) of a seeded, untrained total network on the shared CT: masks without anatomy
+    from pathlib import Path
+
+    data = Path(__file__).resolve().parents[1] / "data"
+    out = tmp_path / "qc.json"
+    assert main(["qc", "-i", str(data / "ct_small_3mm.nii.gz"), "--seg", str(data / "measure_golden" / "seg_ml.nii.gz"),
+                 "-o", str(out), "-q"]) == 0
+    checks = {c["name"]: c["status"] for c in json.loads(out.read_text())["checks"]}
+    assert checks["intensities"] == "fail" and checks["vertebra_order"] == "fail"

@@ -54,4 +54,6 @@ def check_volumes(ctx: QcContext) -> Check:
         first = out[0].get("structure") or out[0]["ratio"]
         return Check("volumes", status, f"{len(out)} volume(s) or ratio(s) lie outside the adult reference range "
                      f"(first: {first}).", evidence)
+    if not vols:
+        return Check("volumes", "ok", "No whole organ with a reference range to measure.", evidence)
     return Check("volumes", "ok", f"{len(vols)} organ volume(s) lie within the adult reference ranges.", evidence)
