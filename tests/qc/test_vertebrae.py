@@ -2,6 +2,7 @@ import numpy as np
 
 from totalseg.qc import run_qc
 from totalseg.qc.faults import shift_vertebrae
+from totalseg.qc.reference import RIB_LEVEL_WINDOW
 
 
 def _relabel(clean, table):
@@ -17,7 +18,7 @@ def _relabel(clean, table):
 def test_clean_spine_in_order(clean_report):
     check = clean_report.check("vertebra_order")
     assert check.status == "ok" and check.evidence["present"][0] == "C1" and check.evidence["present"][-1] == "S1"
-    assert -0.9 <= check.evidence["rib_level_offset"] <= 0.5
+    assert RIB_LEVEL_WINDOW[0] <= check.evidence["rib_level_offset"] <= RIB_LEVEL_WINDOW[1]
 
 
 def test_shift_up_and_down_fail(faulted):

@@ -178,7 +178,7 @@ def _spine(c: _Canvas, geo: dict) -> None:
 def _ribs(c: _Canvas, geo: dict) -> None:
     W, D, yb = geo["W"], geo["D"], geo["yb"]
     for k in range(1, 13):
-        frac = 0.1 if k in (1, 10, 11, 12) else 0.3
+        frac = 0.1 if k in (1, 10, 11, 12) else 0.45  # single-facet ribs at their vertebra, others at the disc above
         above = "C7" if k == 1 else f"T{k - 1}"
         zh = _at(geo, f"T{k}") + frac * (_at(geo, above) - _at(geo, f"T{k}"))
         a = {1: 0.45, 2: 0.7}.get(k, 1.0) * (W - 20)

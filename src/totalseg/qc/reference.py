@@ -16,9 +16,10 @@ VERTEBRAE = tuple(f"vertebrae_{v}" for v in (
 PITCH_MM = {"C": (8.0, 30.0), "T": (12.0, 45.0), "L": (18.0, 60.0), "S": (15.0, 60.0)}
 
 # Rib k articulates with vertebra Tk; ribs 1, 10, 11 and 12 with Tk alone, ribs 2-9 also with
-# T(k-1) (Gray's Anatomy, 42nd ed., costovertebral joints): the rib head sits between the centroids
-# of T(k-1) and Tk, at Tk for the single-facet ribs.
-RIB_LEVEL_WINDOW = (-0.9, 0.5)  # allowed median (rib head level - k), in vertebra levels
+# T(k-1) (Gray's Anatomy, 42nd ed., costovertebral joints): the rib head sits at the disc between
+# T(k-1) and Tk (about -0.5 levels), at Tk for the single-facet ribs (about 0); the median over the
+# ribs is near -0.4, and a shift of the vertebra labels by one level moves it by 1.
+RIB_LEVEL_WINDOW = (-1.0, 0.1)  # allowed median (rib head level - k), in vertebra levels
 
 # One-sided organs: -1 the patient's right (-x), +1 the left (+x).
 ONE_SIDED = {"liver": -1, "gallbladder": -1, "spleen": 1, "stomach": 1, "inferior_vena_cava": -1,
@@ -43,7 +44,7 @@ RATIOS = (
 
 # tissue: (low, high) of a plausible mean HU of a whole mask, and its source.
 TISSUE_HU = {
-    "bone": (100.0, 1500.0, "cortical and trabecular bone; Pickhardt et al., Ann Intern Med 2013;158:588-595"),
+    "bone": (60.0, 1500.0, "cortical and trabecular bone; Pickhardt et al., Ann Intern Med 2013;158:588-595"),
     "lung": (-1000.0, -400.0, "aerated lung parenchyma; Kalender, Computed Tomography, 3rd ed. 2011"),
     "air": (-1024.0, -300.0, "air-filled airway lumen; Kalender 2011"),
     "muscle": (-29.0, 150.0, "skeletal muscle -29..150 HU; Mitsiopoulos et al., J Appl Physiol 1998;85:115-122"),
@@ -57,7 +58,7 @@ _TISSUES = {
     "muscle": ("gluteus_", "iliopsoas_", "autochthon_"),
     "blood": ("aorta", "inferior_vena_cava", "superior_vena_cava", "heart", "portal_vein", "iliac_",
               "brachiocephalic", "subclavian", "common_carotid", "pulmonary_vein"),
-    "soft": ("liver", "spleen", "kidney_left", "kidney_right", "pancreas", "adrenal_", "thyroid", "prostate"),
+    "soft": ("liver", "spleen", "kidney_left", "kidney_right", "pancreas", "thyroid", "prostate"),
     "brain": ("brain",),
 }
 

@@ -14,7 +14,8 @@ DUPLICATE_SHARE = 0.2  # a second piece with this share of a vertebra's voxels, 
 
 
 def check_vertebra_order(ctx: QcContext) -> Check:
-    """Inversions and gaps fail; implausible spacing, duplicates and ribs off their level warn.
+    """Inversions, gaps and ribs off their vertebrae's level fail; implausible spacing, a label in
+    two places and a vertebra other than S1 just above the sacrum warn.
 
     Examples:
         >>> import numpy as np
@@ -45,8 +46,9 @@ def check_vertebra_order(ctx: QcContext) -> Check:
                      f"(first: {gaps[0]}).", evidence)
     if ribs.get("rib_level_offset") is not None and not (
             RIB_LEVEL_WINDOW[0] <= ribs["rib_level_offset"] <= RIB_LEVEL_WINDOW[1]):
-        return Check("vertebra_order", "fail", f"The ribs attach {ribs['rib_level_offset']:+.1f} levels away from "
-                     "their thoracic vertebrae: the vertebra labels are probably shifted.", evidence)
+        return Check("vertebra_order", "fail", f"The rib heads lie {ribs['rib_level_offset']:+.1f} levels from their "
+                     f"vertebrae (expected {RIB_LEVEL_WINDOW[0]:+.1f} to {RIB_LEVEL_WINDOW[1]:+.1f}): the vertebra "
+                     "labels are probably shifted by a level.", evidence)
     above_sacrum = _above_sacrum(ctx, present)
     evidence["vertebra_above_sacrum"] = above_sacrum
     if above_sacrum not in (None, "vertebrae_S1"):
