@@ -90,6 +90,7 @@ def segment(
     higher_order_resampling_LEGACY: bool = False,  # noqa: N803 - the official parameter name
     save_probabilities: str | os.PathLike | None = None,
     radiomics: bool = False,
+    qc: bool = False,
 ) -> nib.Nifti1Image:
     """Segment a CT or MR image with the official TotalSegmentator models.
 
@@ -162,6 +163,9 @@ def segment(
         radiomics: write ``statistics_radiomics.json`` into the mask folder: pyradiomics' shape and
             first-order features of each mask, as the official ``--radiomics``
             (:mod:`totalseg.measure.radiomics`; needs ``totalseg[radiomics]`` and per-class masks).
+        qc: write ``qc.json`` beside the segmentation: the quality checks of :func:`totalseg.qc.run_qc`
+            (laterality, vertebra order, field of view, fragments, volumes, intensities, expected
+            structures, input), each ok / warn / fail with its reason.
         report: write the official run manifest (``--report run.json``: versions, device, task,
             options, classes produced, runtime, files written) to this path.
         keep_models: keep the loaded models for the next call in this process (batch runs, the
@@ -214,6 +218,8 @@ def segment(
     plan = _plan(output, output_types, ml, request.task.name)
     if radiomics:
         _check_radiomics(plan)
+    if qc and plan is None:
+        raise InputError("--qc writes qc.json beside the segmentation: give an output (-o)")
     torch_device = device_from_name(device)
     measures = MeasureOptions(statistics, statistics_extra, statistics_include_incomplete, statistics_aggregation,
                               clinical, preview, fast=fast)
@@ -248,6 +254,11 @@ def segment(
     write_reports(report_image, report_labels, classes, measures, reports, modality=request.task.modality,
                   model_grid=grid,
                   title=f"totalseg {request.task.name}")
+    if qc:
+        from totalseg.qc import run_qc, write_qc
+
+        write_qc(run_qc(report_image, report_labels, classes, modality=request.task.modality),
+                 plan.folder / "qc.json")
     if report is not None:
         write_run_report(build_run_report(
             input="Nifti1Image" if isinstance(input, nib.Nifti1Image) else str(input),

@@ -48,3 +48,18 @@ def test_phase_and_modality_columns(settings_with_classifiers, ct_small_path, tm
 def test_unknown_measure_is_refused(tmp_path, ct_small_path):
     with pytest.raises(InputError, match="unknown per-case measure volume"):
         run_batch([Case("a", ct_small_path)], tmp_path / "o", measures=["volume"], progress=False)
+
+
+def test_qc_columns_and_files(tiny_settings, ct_small_path, tmp_path):
+    from totalseg.qc import CHECK_NAMES
+
+    out = tmp_path / "out"
+    summary = run_batch([Case("a", ct_small_path)], out, options={"fastest": True, "ml": True, "device": "cpu",
+                                                                  "qc": True},
+                        settings=tiny_settings, progress=False)
+    assert (summary.ok, summary.failed) == (1, 0)
+    row = pq.read_table(out / "results.parquet").to_pylist()[0]
+    qc = json.loads((out / "a" / "qc.json").read_text())
+    assert [c["name"] for c in qc["checks"]] == list(CHECK_NAMES)
+    assert row["qc_status"] == qc["status"] and qc["status"] in ("ok", "warn", "fail")
+    assert all(row[f"qc_{c['name']}"] == c["status"] for c in qc["checks"])

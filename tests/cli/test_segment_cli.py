@@ -382,3 +382,19 @@ def test_radiomics_needs_per_class_masks(env, ct_small_path, tmp_path, capsys):
     assert main(["segment", "-i", str(ct_small_path), "-o", str(tmp_path / "s.nii.gz"), "--ml", "-r"]) == 2
     assert "--radiomics measures the per-class mask files" in capsys.readouterr().err
     assert not (tmp_path / "s.nii.gz").exists()
+
+
+def test_qc_writes_qc_json_beside_the_segmentation(env, ct_small_path, tmp_path):
+    from totalseg.imaging.volume import LabelVolume
+    from totalseg.io import read_volume
+    from totalseg.qc import run_qc
+
+    out = tmp_path / "seg.nii.gz"
+    assert main(["segment", "-i", str(ct_small_path), "-o", str(out), "--fast", "--ml", "--qc", "-q", "-d", "cpu"]) == 0
+    written = json.loads((tmp_path / "qc.json").read_text())
+    labels = nib.load(out)
+    expected = run_qc(read_volume(ct_small_path), LabelVolume(np.asanyarray(labels.dataobj), affine=labels.affine),
+                      load_label_map(labels)).to_dict()
+    assert written == json.loads(json.dumps(expected))
+    with pytest.raises(totalseg.errors.InputError, match="--qc writes qc.json beside the segmentation"):
+        totalseg.segment(ct_small_path, None, fast=True, qc=True, quiet=True)

@@ -228,6 +228,18 @@ def test_measurements_predict_phase_and_modality_with_the_official_classifiers(m
     assert rows["post-injection time (s)"].value.startswith(f"{phase['pi_time']:.1f} (")
 
 
+def test_measurements_show_the_quality_checks(make_app, phantom_case):
+    from totalseg.qc import run_qc
+
+    report = run_qc(phantom_case.image, phantom_case.labels, phantom_case.classes, modality="ct")
+    at = make_app(case=phantom_case, page="Measurements")
+    assert _errors(at) == []
+    assert any(h.value.startswith("Quality control: ") and report.status in h.value for h in at.subheader)
+    shown = " ".join(m.value for m in at.markdown)
+    for check in report.checks:
+        assert (check.message in shown) == (check.status != "ok"), check.name
+
+
 def test_measurements_need_a_segmentation(make_app, phantom_case):
     from dataclasses import replace
 

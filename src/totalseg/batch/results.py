@@ -4,7 +4,8 @@ Columns: ``case``, ``input``, ``status`` (``ok``/``error``), ``error``, seconds 
 (``read_s``, ``load_s``, ``wait_s``, ``predict_s``, ``write_s``, ``total_s``), ``worker``,
 ``finished_at`` (UTC), ``phase``/``phase_probability``/``pi_time`` and
 ``modality``/``modality_probability`` when asked for (``--phase``, ``--modality``), the clinical
-reports' headline numbers as ``<report>_<number>`` and ``<report>_error`` (``--reports``), then, when the
+reports' headline numbers as ``<report>_<number>`` and ``<report>_error`` (``--reports``), ``qc_status``
+and ``qc_<check>`` (``--qc``), then, when the
 cases have a ``statistics.json``, two columns per structure in class-map order:
 ``<structure>_volume_mm3`` and ``<structure>_intensity`` (mean HU for CT), and any further numeric
 statistics as ``<structure>_<key>``.
@@ -43,6 +44,7 @@ def result_row(result: CaseResult) -> dict[str, Any]:
     row["finished_at"] = datetime.fromtimestamp(result.finished_at, timezone.utc) if result.finished_at else None
     row.update(measure_columns(result.measures or {}))
     row.update(report_columns(result.reports or {}))
+    row.update(qc_columns(result.qc or {}))
     row.update(statistics_columns(result.statistics or {}))
     return row
 
@@ -77,6 +79,19 @@ def report_columns(reports: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     return {f"{name}_{key}": value for name, numbers in reports.items() for key, value in numbers.items()}
 
 
+def qc_columns(qc: Mapping[str, Any]) -> dict[str, Any]:
+    """``qc.json`` as ``qc_status`` and one ``qc_<check>`` column (ok / warn / fail) per check.
+
+    Examples:
+        >>> qc_columns({"status": "warn", "checks": [{"name": "laterality", "status": "ok"},
+        ...                                          {"name": "volumes", "status": "warn"}]})
+        {'qc_status': 'warn', 'qc_laterality': 'ok', 'qc_volumes': 'warn'}
+    """
+    if not qc:
+        return {}
+    return {"qc_status": qc["status"], **{f"qc_{c['name']}": c["status"] for c in qc["checks"]}}
+
+
 def statistics_columns(stats: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
     """``statistics.json`` content ({structure: {"volume": mm3, "intensity": HU, ...}}) as flat columns;
     list-valued entries (centroids, bounding boxes) are left out."""
@@ -100,7 +115,7 @@ def write_results(rows: Iterable[Mapping[str, Any]], folder: str | os.PathLike) 
     for name in ("case", "input", "status", "error", "worker", "phase", "modality"):
         types[name] = pa.string()
     for name in names:
-        if name.endswith("_error"):  # a report's reason
+        if name.endswith("_error") or name.startswith("qc_"):  # a report's reason, a check's ok/warn/fail
             types[name] = pa.string()
     table = pa.table({n: pa.array([row.get(n) for row in rows], type=types.get(n, pa.float64())) for n in names})
     folder = Path(folder)

@@ -34,6 +34,7 @@ ML_FILE = "segmentations.nii.gz"
 MEASURES = ("phase", "modality")  # per-case measures a batch can add (columns of the results table)
 WORKER_DIED = "WorkerDied"  # the error type of a case whose worker process died on it (set by the backends)
 STATISTICS_FILE = "statistics.json"
+QC_FILE = "qc.json"
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class CaseResult:
     statistics: dict[str, dict[str, Any]] | None = None
     measures: dict[str, Any] | None = None
     reports: dict[str, dict[str, Any]] | None = None
+    qc: dict[str, Any] | None = None  # qc.json of the case (--qc)
     worker: str = ""
     finished_at: float = 0.0
 
@@ -133,7 +135,9 @@ class CaseRunner:
         stats = json.loads(stats_path.read_text(encoding="utf-8")) if stats_path.is_file() else None
         measures = {name: self._measure(name, case, staged) for name in self.job.measures} or None
         reports = self._reports(case, staged, output) if self.job.reports else None
-        return self._result(case, clock, statistics=stats, measures=measures, reports=reports)
+        qc_path = staged / QC_FILE
+        qc = json.loads(qc_path.read_text(encoding="utf-8")) if qc_path.is_file() else None
+        return self._result(case, clock, statistics=stats, measures=measures, reports=reports, qc=qc)
 
     def _measure(self, name: str, case: Case, staged: Path) -> dict[str, Any]:
         """``phase`` or ``modality`` of the case, as the commands compute them, also kept as JSON."""
@@ -167,13 +171,13 @@ class CaseRunner:
 
     def _result(self, case: Case, clock: _StageClock, *, error: BaseException | None = None,
                 statistics: dict | None = None, measures: dict | None = None,
-                reports: dict | None = None) -> CaseResult:
+                reports: dict | None = None, qc: dict | None = None) -> CaseResult:
         message = "" if error is None else str(error) if isinstance(error, TotalsegError) else (
             f"{type(error).__name__}: {error}")
         return CaseResult(
             case=case.name, input=str(case.input), status="ok" if error is None else "error",
             error=message, error_type="" if error is None else type(error).__name__,
-            timings_s=clock.timings(), statistics=statistics, measures=measures, reports=reports,
+            timings_s=clock.timings(), statistics=statistics, measures=measures, reports=reports, qc=qc,
             worker=self._worker,
             finished_at=time.time(),
         )

@@ -132,6 +132,9 @@ def add_segment_options(p: argparse.ArgumentParser, *, verbose_help: str = argpa
 
 def _add_measure_options(p: argparse.ArgumentParser) -> None:
     """The official statistics and preview flags, and --clinical."""
+    p.add_argument("--qc", action="store_true",
+                   help="write qc.json: quality checks of the segmentation (laterality, vertebra order, field of "
+                        "view, fragments, volumes, intensities, expected structures, input), each ok/warn/fail")
     p.add_argument("-s", "--statistics", nargs="?", const=True, default=False, metavar="PATH",
                    help="write statistics.json (volume in mm3, mean intensity) into the output folder, or to PATH")
     p.add_argument("-sii", "--stats_include_incomplete", "--statistics_include_incomplete", action="store_true",
@@ -189,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
         higher_order_resampling_LEGACY=args.higher_order_resampling_LEGACY,
         report=None if args.report is None else os.path.abspath(args.report),
         save_probabilities=None if args.save_probabilities is None else os.path.abspath(args.save_probabilities),
-        radiomics=args.radiomics,
+        radiomics=args.radiomics, qc=args.qc,
         resampling_order=args.resampling_order, device=args.device, quiet=args.quiet,
         model_dir=args.model_dir, folds=args.folds, step_size=args.step_size, precision=args.precision,
         download=not args.no_download, license_number=args.license_number,

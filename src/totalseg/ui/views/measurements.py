@@ -33,9 +33,34 @@ def render(config: AppConfig) -> None:
     case = session.require_case(segmented=True)
     if case is None:
         return
+    _quality(case)
     _structures(case)
     _findings(case)
     _phase_and_modality(case, config)
+
+
+_BADGE = {"ok": ":green[ok]", "warn": ":orange[warn]", "fail": ":red[fail]"}
+
+
+def quality(case: Case) -> dict:
+    """``qc.json`` content of the case (computed once per case)."""
+    from totalseg.qc import run_qc
+
+    return session.derived("qc", lambda: run_qc(case.image, case.labels, case.classes,
+                                                modality=case.modality).to_dict())
+
+
+def _quality(case: Case) -> None:
+    report = quality(case)
+    st.subheader(f"Quality control: {_BADGE[report['status']]}")
+    flagged = [c for c in report["checks"] if c["status"] != "ok"]
+    for check in flagged:
+        st.markdown(f"- **{check['name']}** {_BADGE[check['status']]}: {check['message']}")
+    if not flagged:
+        st.caption("All eight checks passed (laterality, vertebra order, field of view, fragments, volumes, "
+                   "intensities, expected structures, input).")
+    with st.expander("All checks and their evidence"):
+        st.json(report, expanded=False)
 
 
 def _structures(case: Case) -> None:
