@@ -57,3 +57,14 @@ def test_the_official_tools_multilabel_file_is_read_and_an_untrained_networks_ma
                  "-o", str(out), "-q"]) == 0
     checks = {c["name"]: c["status"] for c in json.loads(out.read_text())["checks"]}
     assert checks["intensities"] == "fail" and checks["vertebra_order"] == "fail"
+
+
+def test_height_and_weight_scale_the_volume_ranges(tmp_path, clean, capsys):
+    ct = _files(tmp_path, clean)
+    out = tmp_path / "qc.json"
+    args = ["qc", "-i", str(ct), "--seg", str(tmp_path / "seg.nii.gz"), "-o", str(out), "-q"]
+    assert main([*args, "--height-m", "1.8", "--weight-kg", "80"]) == 0
+    volumes = next(c for c in json.loads(out.read_text())["checks"] if c["name"] == "volumes")
+    assert volumes["evidence"]["body_surface_area_m2"] == 2.0
+    assert main([*args, "--height-m", "1.8"]) == 2
+    assert "--height-m and --weight-kg go together" in capsys.readouterr().err

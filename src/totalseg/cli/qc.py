@@ -25,6 +25,9 @@ def register(subparsers) -> None:
     p.add_argument("--modality", choices=["ct", "mr"], help="default: the task's")
     p.add_argument("--fail-on", dest="fail_on", choices=["never", "warn", "fail"], default="never",
                    help="exit with code 1 when the overall status is this bad or worse (default never)")
+    p.add_argument("--height-m", dest="height_m", type=float, metavar="M",
+                   help="patient height in metres (with --weight-kg: organ volume ranges scaled by body surface area)")
+    p.add_argument("--weight-kg", dest="weight_kg", type=float, metavar="KG", help="patient weight in kilograms")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing")
     p.set_defaults(handler=run)
 
@@ -33,7 +36,12 @@ def run(args: argparse.Namespace) -> int:
     from totalseg.qc import write_qc
     from totalseg.qc.files import qc_files
 
-    report = qc_files(args.input, args.seg, task=args.task, modality=args.modality)
+    if (args.height_m is None) != (args.weight_kg is None):
+        from totalseg.errors import InputError
+
+        raise InputError("--height-m and --weight-kg go together (body surface area needs both)")
+    report = qc_files(args.input, args.seg, task=args.task, modality=args.modality, height_m=args.height_m,
+                      weight_kg=args.weight_kg)
     write_qc(report, args.output)
     if not args.quiet:
         for check in report.checks:

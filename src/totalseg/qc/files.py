@@ -11,7 +11,8 @@ from totalseg.qc.run import run_qc
 
 
 def qc_files(image: str | os.PathLike, seg: str | os.PathLike, *, task: str | None = None,
-             modality: str | None = None) -> QcReport:
+             modality: str | None = None, height_m: float | None = None,
+             weight_kg: float | None = None) -> QcReport:
     """Run the QC on an image file and a multilabel file or folder of ``<class>.nii.gz`` masks.
 
     Args:
@@ -20,6 +21,7 @@ def qc_files(image: str | os.PathLike, seg: str | os.PathLike, *, task: str | No
             map) or a mask folder, on the image's grid.
         task: the task that made the masks (default: from the label names).
         modality: ``ct`` or ``mr`` (default: the task's).
+        height_m, weight_kg: the patient's, where known (organ volume ranges scaled by body surface area).
 
     Raises:
         InputError: unreadable files, unknown mask names, masks off the image's grid.
@@ -38,7 +40,8 @@ def qc_files(image: str | os.PathLike, seg: str | os.PathLike, *, task: str | No
     vol = read_volume(image)
     labels, classes, task = load_segmentation(seg, task=task)
     check_same_grid(vol, labels, seg)
-    return run_qc(vol, labels, classes, modality=modality or _task_modality(task))
+    return run_qc(vol, labels, classes, modality=modality or _task_modality(task), height_m=height_m,
+                  weight_kg=weight_kg)
 
 
 def _task_modality(task: str) -> str:

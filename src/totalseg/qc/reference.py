@@ -34,6 +34,13 @@ VOLUME_ML = {
     "kidney_right": (80.0, 320.0, "Cheong et al., Clin J Am Soc Nephrol 2007;2:38-45 (MRI renal volume)"),
     "lungs": (2500.0, 9000.0, "Quanjer et al., Eur Respir J 1993;6 Suppl 16:5-40 (total lung capacity)"),
 }
+# Organ volumes grow with body size: where height and weight are known, the ranges of these organs
+# are scaled by the body surface area (Mosteller RD, N Engl J Med 1987;317:1098) relative to the
+# standard adult's 1.73 m2 (the convention organ function is normalized to, e.g. GFR per 1.73 m2;
+# Heinemann et al. 1999 give liver volume as 1072.8 x BSA - 345.7 ml, Cheong et al. 2007 relate renal
+# volume to BSA). The lungs scale with height rather than BSA and keep their range.
+BSA_SCALED = ("liver", "spleen", "kidney_left", "kidney_right")
+STANDARD_BSA_M2 = 1.73
 LUNG_LOBES = ("lung_upper_lobe_left", "lung_lower_lobe_left", "lung_upper_lobe_right", "lung_middle_lobe_right",
               "lung_lower_lobe_right")
 # numerator, denominator, low, high, source

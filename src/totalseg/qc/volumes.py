@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from totalseg.errors import InputError
 from totalseg.qc.context import QcContext
-from totalseg.qc.reference import LUNG_LOBES, RATIOS, VOLUME_ML
+from totalseg.qc.reference import BSA_SCALED, LUNG_LOBES, RATIOS, STANDARD_BSA_M2, VOLUME_ML
 from totalseg.qc.report import Check
 
 
@@ -23,8 +24,24 @@ def organ_volumes(ctx: QcContext) -> tuple[dict[str, float], list[str]]:
     return vols, skipped
 
 
-def check_volumes(ctx: QcContext) -> Check:
+def body_surface_area_m2(height_m: float, weight_kg: float) -> float:
+    """Mosteller's body surface area: sqrt(height in cm x weight in kg / 3600).
+
+    Examples:
+        >>> round(body_surface_area_m2(1.80, 80.0), 3)
+        2.0
+    """
+    if not (0.5 <= height_m <= 2.5 and 2 <= weight_kg <= 400):
+        raise InputError(f"height {height_m} m and weight {weight_kg} kg are not an adult's; give metres and "
+                         "kilograms (e.g. 1.75 and 70)")
+    return (height_m * 100 * weight_kg / 3600) ** 0.5
+
+
+def check_volumes(ctx: QcContext, *, bsa_m2: float | None = None) -> Check:
     """Warn outside the reference range or ratio range, fail below half its low end or above twice its high end.
+
+    Given the body surface area, the ranges of :data:`~totalseg.qc.reference.BSA_SCALED` organs are
+    scaled by ``bsa_m2 / 1.73``.
 
     Examples:
         >>> import numpy as np
@@ -37,8 +54,11 @@ def check_volumes(ctx: QcContext) -> Check:
     """
     vols, skipped = organ_volumes(ctx)
     out, status = [], "ok"
+    scale = bsa_m2 / STANDARD_BSA_M2 if bsa_m2 is not None else 1.0
     for name, ml in vols.items():
         low, high, source = VOLUME_ML[name]
+        if name in BSA_SCALED:
+            low, high = round(low * scale, 1), round(high * scale, 1)
         if not low <= ml <= high:
             severe = ml < low / 2 or ml > high * 2
             status = "fail" if severe or status == "fail" else "warn"
@@ -50,6 +70,8 @@ def check_volumes(ctx: QcContext) -> Check:
                 status = "warn" if status == "ok" else status
                 out.append({"ratio": f"{num}/{den}", "value": round(ratio, 2), "range": [low, high], "source": source})
     evidence = {"volumes_ml": vols, "outside_range": out, "not_measurable": skipped}
+    if bsa_m2 is not None:
+        evidence["body_surface_area_m2"] = round(bsa_m2, 3)
     if out:
         first = out[0].get("structure") or out[0]["ratio"]
         return Check("volumes", status, f"{len(out)} volume(s) or ratio(s) lie outside the adult reference range "
