@@ -91,6 +91,8 @@ def segment(
     save_probabilities: str | os.PathLike | None = None,
     radiomics: bool = False,
     qc: bool = False,
+    height_m: float | None = None,
+    weight_kg: float | None = None,
 ) -> nib.Nifti1Image:
     """Segment a CT or MR image with the official TotalSegmentator models.
 
@@ -166,6 +168,8 @@ def segment(
         qc: write ``qc.json`` beside the segmentation: the quality checks of :func:`totalseg.qc.run_qc`
             (laterality, vertebra order, field of view, fragments, volumes, intensities, expected
             structures, input), each ok / warn / fail with its reason.
+        height_m, weight_kg: the patient's, where known: with ``qc`` the organ volume ranges are
+            scaled by the body surface area (both needed); nothing else uses them.
         report: write the official run manifest (``--report run.json``: versions, device, task,
             options, classes produced, runtime, files written) to this path.
         keep_models: keep the loaded models for the next call in this process (batch runs, the
@@ -220,6 +224,8 @@ def segment(
         _check_radiomics(plan)
     if qc and plan is None:
         raise InputError("--qc writes qc.json beside the segmentation: give an output (-o)")
+    if qc and (height_m is None) != (weight_kg is None):
+        raise InputError("--qc scales organ volumes by body surface area: give both height and weight, or neither")
     torch_device = device_from_name(device)
     measures = MeasureOptions(statistics, statistics_extra, statistics_include_incomplete, statistics_aggregation,
                               clinical, preview, fast=fast)
@@ -257,8 +263,8 @@ def segment(
     if qc:
         from totalseg.qc import run_qc, write_qc
 
-        write_qc(run_qc(report_image, report_labels, classes, modality=request.task.modality),
-                 plan.folder / "qc.json")
+        write_qc(run_qc(report_image, report_labels, classes, modality=request.task.modality, height_m=height_m,
+                        weight_kg=weight_kg), plan.folder / "qc.json")
     if report is not None:
         write_run_report(build_run_report(
             input="Nifti1Image" if isinstance(input, nib.Nifti1Image) else str(input),

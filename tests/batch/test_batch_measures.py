@@ -54,8 +54,8 @@ def test_qc_columns_and_files(tiny_settings, ct_small_path, tmp_path):
     from totalseg.qc import CHECK_NAMES
 
     out = tmp_path / "out"
-    summary = run_batch([Case("a", ct_small_path)], out, options={"fastest": True, "ml": True, "device": "cpu",
-                                                                  "qc": True},
+    cases = [Case("a", ct_small_path, {"height_m": 1.8, "weight_kg": 80.0})]
+    summary = run_batch(cases, out, options={"fastest": True, "ml": True, "device": "cpu", "qc": True},
                         settings=tiny_settings, progress=False)
     assert (summary.ok, summary.failed) == (1, 0)
     row = pq.read_table(out / "results.parquet").to_pylist()[0]
@@ -63,3 +63,5 @@ def test_qc_columns_and_files(tiny_settings, ct_small_path, tmp_path):
     assert [c["name"] for c in qc["checks"]] == list(CHECK_NAMES)
     assert row["qc_status"] == qc["status"] and qc["status"] in ("ok", "warn", "fail")
     assert all(row[f"qc_{c['name']}"] == c["status"] for c in qc["checks"])
+    volumes = next(c for c in qc["checks"] if c["name"] == "volumes")
+    assert volumes["evidence"]["body_surface_area_m2"] == 2.0  # the case list's height and weight

@@ -390,11 +390,16 @@ def test_qc_writes_qc_json_beside_the_segmentation(env, ct_small_path, tmp_path)
     from totalseg.qc import run_qc
 
     out = tmp_path / "seg.nii.gz"
-    assert main(["segment", "-i", str(ct_small_path), "-o", str(out), "--fast", "--ml", "--qc", "-q", "-d", "cpu"]) == 0
+    assert main(["segment", "-i", str(ct_small_path), "-o", str(out), "--fast", "--ml", "--qc", "-q", "-d", "cpu",
+                 "--height-m", "1.8", "--weight-kg", "80"]) == 0
     written = json.loads((tmp_path / "qc.json").read_text())
     labels = nib.load(out)
     expected = run_qc(read_volume(ct_small_path), LabelVolume(np.asanyarray(labels.dataobj), affine=labels.affine),
-                      load_label_map(labels)).to_dict()
+                      load_label_map(labels), height_m=1.8, weight_kg=80).to_dict()
+    volumes = next(c for c in written["checks"] if c["name"] == "volumes")
+    assert volumes["evidence"]["body_surface_area_m2"] == 2.0
     assert written == json.loads(json.dumps(expected))
     with pytest.raises(totalseg.errors.InputError, match="--qc writes qc.json beside the segmentation"):
         totalseg.segment(ct_small_path, None, fast=True, qc=True, quiet=True)
+    with pytest.raises(totalseg.errors.InputError, match="give both height and weight"):
+        totalseg.segment(ct_small_path, tmp_path / "x", fast=True, qc=True, quiet=True, height_m=1.8)

@@ -130,6 +130,9 @@ class CaseRunner:
         options = dict(self.job.options)
         output = staged / ML_FILE if options.get("ml") else staged
         # the path, not a read Volume: segment() reads DICOM series itself (for DICOM outputs and the MR task)
+        if options.get("qc") and "height_m" in case.patient and "weight_kg" in case.patient:
+            # the case list's height and weight scale the QC's organ volume ranges
+            options.update(height_m=case.patient["height_m"], weight_kg=case.patient["weight_kg"])
         segment(case.input, output, settings=self.job.settings, quiet=True, on_stage=clock, **options)
         stats_path = staged / STATISTICS_FILE
         stats = json.loads(stats_path.read_text(encoding="utf-8")) if stats_path.is_file() else None

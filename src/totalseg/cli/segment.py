@@ -54,6 +54,10 @@ def register(subparsers) -> None:
     p.add_argument("-l", "--license_number", metavar="KEY",
                    help="store this licence key first (needed once, for the licensed tasks)")
     add_reports_option(p, where="<output folder>/reports/<name>/ (the mask folder, or the --ml file's folder)")
+    p.add_argument("--height-m", dest="height_m", type=float, metavar="M",
+                   help="patient height in metres, with --weight-kg: --qc scales organ volume ranges by body "
+                        "surface area; --reports body_composition gives the muscle index")
+    p.add_argument("--weight-kg", dest="weight_kg", type=float, metavar="KG", help="patient weight in kilograms")
     p.set_defaults(handler=run)
 
 
@@ -192,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
         higher_order_resampling_LEGACY=args.higher_order_resampling_LEGACY,
         report=None if args.report is None else os.path.abspath(args.report),
         save_probabilities=None if args.save_probabilities is None else os.path.abspath(args.save_probabilities),
-        radiomics=args.radiomics, qc=args.qc,
+        radiomics=args.radiomics, qc=args.qc, height_m=args.height_m, weight_kg=args.weight_kg,
         resampling_order=args.resampling_order, device=args.device, quiet=args.quiet,
         model_dir=args.model_dir, folds=args.folds, step_size=args.step_size, precision=args.precision,
         download=not args.no_download, license_number=args.license_number,
@@ -218,7 +222,8 @@ def run_reports_after(args: argparse.Namespace) -> None:
 
     folder, results = reports_after_segment(
         args.input, args.output, args.reports, task=args.task, ml=args.ml, output_type=args.output_type,
-        skip_saving=args.skip_saving, device=args.device, download=not args.no_download, quiet=args.quiet)
+        skip_saving=args.skip_saving, device=args.device, download=not args.no_download, quiet=args.quiet,
+        **{k: v for k, v in (("height_m", args.height_m), ("weight_kg", args.weight_kg)) if v is not None})
     if not args.quiet:
         print("\n".join(outcome_lines(folder, results)), file=sys.stderr)
 
