@@ -1,0 +1,104 @@
+"""Worker threads: each takes the oldest queued job, runs :func:`totalseg.api.segment` with the
+models kept loaded, writes every result into ``staging/`` and renames it to ``outputs/`` when done."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from totalseg.errors import TotalsegError
+from totalseg.serve.jobs import Job, JobStore
+from totalseg.settings import Settings
+
+_STAGE_PROGRESS = {"load": 0.1, "predict": 0.3, "write": 0.9}
+
+
+def run_job(store: JobStore, job: Job, *, settings: Settings, device: str = "cpu") -> None:
+    """Segment one claimed job; it ends ``done`` with ``outputs/`` or ``failed`` with a one-line error.
+
+    Examples:
+        >>> run_job(store, store.claim_next(), settings=Settings.from_env())  # doctest: +SKIP
+    """
+    folder = store.folder(job.id)
+    staging = folder / "staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        _segment_into(staging, folder / "input" / job.input_name, job, store=store, settings=settings,
+                      device=device)
+        os.replace(staging, folder / "outputs")
+    except TotalsegError as exc:
+        store.update(job.id, status="failed", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        return
+    except Exception as exc:  # a worker must survive any job; the job records why it failed
+        store.update(job.id, status="failed", error=f"internal error: {type(exc).__name__}: {exc}".splitlines()[0])
+        return
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    store.update(job.id, status="done", progress=1.0)
+
+
+def _segment_into(staging: Path, image: Path, job: Job, *, store: JobStore, settings: Settings,
+                  device: str) -> None:
+    import nibabel as nib
+
+    from totalseg.api import segment
+
+    options: dict[str, Any] = dict(job.options)
+    ml = options.pop("ml", True)
+    masks = staging / "masks"
+    img = segment(image, staging / "segmentation.nii.gz" if ml else masks, ml=ml, settings=settings,
+                  device=device, quiet=True, keep_models=True, download=False,
+                  on_stage=lambda stage: store.update(job.id, progress=_STAGE_PROGRESS.get(stage, 0.5)), **options)
+    if not ml:
+        nib.save(img, staging / "segmentation.nii.gz")
+        _zip_masks(masks, staging)
+
+
+def _zip_masks(masks: Path, staging: Path) -> None:
+    """Per-class masks into ``masks.zip``; any report written into the mask folder moves beside it."""
+    with zipfile.ZipFile(staging / "masks.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(masks.iterdir()):
+            if path.name.endswith(".nii.gz"):
+                zf.write(path, path.name)
+            else:
+                os.replace(path, staging / path.name)
+    shutil.rmtree(masks)
+
+
+class WorkerPool:
+    """``n_workers`` daemon threads polling the store; :meth:`stop` ends them after their current job.
+
+    Examples:
+        >>> pool = WorkerPool(store, settings=Settings.from_env(), n_workers=2)  # doctest: +SKIP
+        >>> pool.start()  # doctest: +SKIP
+    """
+
+    def __init__(self, store: JobStore, *, settings: Settings, n_workers: int = 1, device: str = "cpu",
+                 poll_s: float = 0.2):
+        self.store, self.settings, self.device, self.poll_s = store, settings, device, poll_s
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._loop, name=f"totalseg-worker-{i}", daemon=True)
+                         for i in range(n_workers)]
+
+    def start(self) -> None:
+        self.store.requeue_interrupted()
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout_s)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            job = self.store.claim_next()
+            if job is None:
+                self._stop.wait(self.poll_s)
+                continue
+            run_job(self.store, job, settings=self.settings, device=self.device)
