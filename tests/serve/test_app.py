@@ -67,9 +67,26 @@ def test_auth(make_client):
 def test_metrics_counts_jobs_by_status(make_client, ct_small_path):
     with make_client(start_workers=False) as client:
         assert _submit(client, ct_small_path).status_code == 201
+        assert client.post("/jobs", headers=AUTH, files={"file": ("x.txt", b"x")}).status_code == 400
         text = client.get("/metrics", headers=AUTH).text
     assert 'totalseg_jobs{status="queued"} 1.0' in text
     assert 'totalseg_jobs{status="done"} 0.0' in text
+    assert "totalseg_jobs_accepted_total 1.0" in text
+    assert "totalseg_uploads_refused_total 1.0" in text
+
+
+def test_delete_while_running_leaves_nothing_and_worker_goes_on(make_client, ct_small_path, data_dir, wait_done):
+    import time
+
+    with make_client() as client:
+        first = _submit(client, ct_small_path, fast=True).json()["id"]
+        deadline = time.monotonic() + 20
+        while client.get(f"/jobs/{first}", headers=AUTH).json()["status"] == "queued" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert client.delete(f"/jobs/{first}", headers=AUTH).status_code == 204
+        second = _submit(client, ct_small_path, fast=True).json()["id"]
+        assert wait_done(client, second)["status"] == "done"
+    assert [p.name for p in (data_dir / "jobs").iterdir()] == [second]
 
 
 def test_restart_requeues_running_job(make_client, ct_small_path, data_dir, wait_done):

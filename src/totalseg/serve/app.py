@@ -67,9 +67,32 @@ def create_app(settings: Settings, data_dir: str | Path, *, token: str | None, n
     app.state.store = store
     _add_error_handlers(app)
     auth = fastapi.Depends(_bearer_check(token))
-    _add_job_routes(app, store, auth=auth, max_bytes=int(max_upload_mb * 1024 * 1024))
-    _add_service_routes(app, store, auth=auth)
+    metrics = _Metrics(store)
+    _add_job_routes(app, store, auth=auth, max_bytes=int(max_upload_mb * 1024 * 1024), metrics=metrics)
+    _add_service_routes(app, auth=auth, metrics=metrics)
     return app
+
+
+class _Metrics:
+    """Prometheus series of one app: jobs in the store by status (read at each scrape), jobs accepted
+    and uploads refused since the server started."""
+
+    def __init__(self, store: JobStore):
+        from prometheus_client import CollectorRegistry, Counter, Gauge
+
+        self.store = store
+        self.registry = CollectorRegistry()
+        self.jobs = Gauge("totalseg_jobs", "Jobs in the store by status", ["status"], registry=self.registry)
+        self.accepted = Counter("totalseg_jobs_accepted", "Jobs accepted by POST /jobs", registry=self.registry)
+        self.refused = Counter("totalseg_uploads_refused", "POST /jobs requests answered with a 4xx",
+                               registry=self.registry)
+
+    def text(self) -> str:
+        from prometheus_client import generate_latest
+
+        for status, n in self.store.counts().items():
+            self.jobs.labels(status=status).set(n)
+        return generate_latest(self.registry).decode()
 
 
 def _bearer_check(token: str | None):
@@ -107,7 +130,7 @@ def _job_or_404(store: JobStore, job_id: str):
     return job
 
 
-def _add_job_routes(app, store: JobStore, *, auth, max_bytes: int) -> None:
+def _add_job_routes(app, store: JobStore, *, auth, max_bytes: int, metrics: _Metrics) -> None:
     fastapi = _fastapi()
     from fastapi.responses import FileResponse
 
@@ -124,8 +147,10 @@ def _add_job_routes(app, store: JobStore, *, auth, max_bytes: int) -> None:
             image = check_upload(store.folder(job_id) / "input" / name, max_bytes=max_bytes)
         except BaseException:
             store.delete(job_id)
+            metrics.refused.inc()
             raise
         store.submit(job_id, options=options, input_name=image.name)
+        metrics.accepted.inc()
         return {"id": job_id}
 
     @app.get("/jobs/{job_id}", dependencies=[auth])
@@ -196,7 +221,7 @@ def _upload_schema() -> dict[str, Any]:
         "schema": {"type": "object", "required": ["file"], "properties": props}}}}
 
 
-def _add_service_routes(app, store: JobStore, *, auth) -> None:
+def _add_service_routes(app, *, auth, metrics: _Metrics) -> None:
     from fastapi.responses import PlainTextResponse
 
     @app.get("/health")
@@ -205,19 +230,9 @@ def _add_service_routes(app, store: JobStore, *, auth) -> None:
         return {"status": "ok"}
 
     @app.get("/metrics", dependencies=[auth], response_class=PlainTextResponse)
-    def metrics():
-        """Jobs per status in the Prometheus text format."""
-        return PlainTextResponse(_metrics_text(store), media_type="text/plain; version=0.0.4")
-
-
-def _metrics_text(store: JobStore) -> str:
-    from prometheus_client import CollectorRegistry, Gauge, generate_latest
-
-    registry = CollectorRegistry()
-    gauge = Gauge("totalseg_jobs", "Jobs in the store by status", ["status"], registry=registry)
-    for status, n in store.counts().items():
-        gauge.labels(status=status).set(n)
-    return generate_latest(registry).decode()
+    def metrics_text():
+        """Prometheus text: jobs per status, jobs accepted, uploads refused."""
+        return PlainTextResponse(metrics.text(), media_type="text/plain; version=0.0.4")
 
 
 __all__ = ["STATUSES", "create_app"]

@@ -77,9 +77,13 @@ class JobStore:
         jobs = (self.get(p.name) for p in sorted(self.root.iterdir()) if p.is_dir())
         return [job for job in jobs if job is not None]
 
-    def update(self, job_id: str, **changes: Any) -> Job:
+    def update(self, job_id: str, **changes: Any) -> Job | None:
+        """Change a job's fields; ``None`` (and nothing written) when the job was deleted meanwhile."""
         with self._lock:
-            job = Job(**{**asdict(self.get(job_id)), **changes})
+            current = self.get(job_id)
+            if current is None:
+                return None
+            job = Job(**{**asdict(current), **changes})
             self._write(job)
             return job
 
@@ -109,6 +113,9 @@ class JobStore:
         return sorted(p.name for p in outputs.iterdir() if p.is_file()) if outputs.is_dir() else []
 
     def delete(self, job_id: str) -> None:
+        """Remove the job and its folder (``job.json`` first, so a worker still on it sees it gone)."""
+        with self._lock:
+            (self.folder(job_id) / "job.json").unlink(missing_ok=True)
         shutil.rmtree(self.folder(job_id), ignore_errors=True)
 
     def counts(self) -> dict[str, int]:

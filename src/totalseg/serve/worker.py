@@ -39,6 +39,8 @@ def run_job(store: JobStore, job: Job, *, settings: Settings, device: str = "cpu
         return
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if store.get(job.id) is None:  # deleted while it ran: drop what the run wrote
+            shutil.rmtree(folder, ignore_errors=True)
     store.update(job.id, status="done", progress=1.0)
 
 
