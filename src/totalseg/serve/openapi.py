@@ -27,7 +27,14 @@ def openapi_text() -> str:
     spec["components"] = {**spec.get("components", {}), "securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer", "description": "the --token of totalseg serve"}}}
     spec["security"] = [{"bearer": []}]
+    spec["info"]["x-generated-by"] = f"fastapi {_fastapi_version()}"
     return json.dumps(spec, indent=2, sort_keys=True) + "\n"
+
+
+def _fastapi_version() -> str:
+    import fastapi
+
+    return fastapi.__version__
 
 
 if __name__ == "__main__":
