@@ -130,3 +130,11 @@ def test_cli_refuses_open_host_without_token(capsys):
     assert main(["serve", "--host", "0.0.0.0", "--data-dir", "unused"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--token" in err
+
+
+def test_two_workers_run_jobs_side_by_side(make_client, ct_small_path, data_dir, wait_done):
+    with make_client(n_workers=2) as client:
+        ids = [_submit(client, ct_small_path, fast=True).json()["id"] for _ in range(2)]
+        assert [wait_done(client, job_id)["status"] for job_id in ids] == ["done", "done"]
+    first, second = (nib.load(data_dir / "jobs" / i / "outputs" / "segmentation.nii.gz") for i in ids)
+    np.testing.assert_array_equal(np.asarray(first.dataobj), np.asarray(second.dataobj))
