@@ -19,6 +19,7 @@ from totalseg.mcp.server import build_server  # noqa: E402
 from totalseg.models.tasks import TASK_NAMES, catalog  # noqa: E402
 
 CT = Path(__file__).parents[1] / "data" / "ct_small_3mm.nii.gz"
+GOLDEN = Path(__file__).parents[1] / "data" / "mcp" / "official_tools.json"
 OFFICIAL_TOOLS = {"list_all_tasks", "list_all_classes", "get_class_options", "get_task_details", "get_modality",
                   "detect_contrast_phase", "run_segmentation"}
 
@@ -51,7 +52,21 @@ def test_list_all_tasks_is_our_task_table(tmp_path):
     rows = catalog()["tasks"]
     assert content["task_count"] == len(TASK_NAMES)
     for modality in ("ct", "mr"):
-        assert content["tasks"][modality] == sorted(n for n in TASK_NAMES if rows[n]["modality"] == modality)
+        assert content["tasks"][modality.upper()] == sorted(n for n in TASK_NAMES if rows[n]["modality"] == modality)
+
+
+def test_catalogue_tools_answer_as_the_official_server(tmp_path):
+    """Golden: the official MCP server's own answers (benchmarks/mcp_golden.py)."""
+    official = json.loads(GOLDEN.read_text())
+    for name in ("list_all_tasks", "list_all_classes"):
+        assert call(tmp_path, name, {}).structured_content == official[name], name
+    classes = sorted(official["get_class_options"])
+    assert call(tmp_path, "get_class_options", {"class_names": classes}).structured_content == \
+        official["get_class_options"]
+    details = call(tmp_path, "get_task_details", {"task_names": TASK_NAMES}).structured_content
+    assert set(details) == set(official["get_task_details"])
+    for task, entry in official["get_task_details"].items():
+        assert {key: details[task][key] for key in entry} == entry, task
 
 
 def test_class_options_and_task_details(tmp_path):

@@ -55,7 +55,7 @@ def _add_catalog_tools(server: Any) -> None:
     """The tools that describe tasks and classes."""
 
     async def list_all_tasks() -> dict[str, object]:
-        """Every task name grouped by modality (ct, mr); use these exact names."""
+        """Every task name grouped by modality (CT, MR); use these exact names."""
         return await _run(tools.list_all_tasks)
 
     async def list_all_classes() -> dict[str, object]:

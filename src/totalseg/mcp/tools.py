@@ -17,16 +17,16 @@ SPEEDS = ("standard", "fast", "fastest")
 
 def _tasks_by_modality() -> dict[str, list[str]]:
     rows = catalog()["tasks"]
-    return {m: sorted(n for n in TASK_NAMES if rows[n]["modality"].lower() == m)
-            for m in sorted({rows[n]["modality"].lower() for n in TASK_NAMES})}
+    return {m: sorted(n for n in TASK_NAMES if rows[n]["modality"].upper() == m)
+            for m in sorted({rows[n]["modality"].upper() for n in TASK_NAMES})}
 
 
 def list_all_tasks() -> dict[str, Any]:
-    """Every task name grouped by modality, with the task count.
+    """Every task name grouped by modality (``CT``, ``MR``), with the task count.
 
     Examples:
         >>> result = list_all_tasks()
-        >>> "total" in result["tasks"]["ct"], "total_mr" in result["tasks"]["mr"]
+        >>> "total" in result["tasks"]["CT"], "total_mr" in result["tasks"]["MR"]
         (True, True)
     """
     return {"task_count": len(TASK_NAMES), "tasks": _tasks_by_modality()}
@@ -36,7 +36,7 @@ def list_all_classes() -> dict[str, Any]:
     """Every output class name grouped by modality, with the count of distinct names.
 
     Examples:
-        >>> "liver" in list_all_classes()["classes"]["ct"]
+        >>> "liver" in list_all_classes()["classes"]["CT"]
         True
     """
     classes = {m: sorted({c for n in names for c in get_task(n).classes.values()})
