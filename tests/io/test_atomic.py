@@ -106,6 +106,7 @@ FOLDER_MOVES = {
     "transfer/archive.py",  # an extracted folder replaces the previous install
     "transfer/download.py",  # a resumed .part file becomes the download once its checksum matches
     "models/license.py",  # a licence-server .part download becomes the zip once its length matches
+    "serve/worker.py",  # a finished job's staging folder becomes its outputs (and its files move into it)
 }
 
 
