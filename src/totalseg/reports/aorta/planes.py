@@ -16,6 +16,8 @@ from scipy import ndimage
 from scipy.spatial.distance import cdist, pdist
 from skimage.measure import label, regionprops
 
+from totalseg.reports.chords import perpendicular_chord
+
 
 def plane_mask(shape: tuple[int, ...], normal: np.ndarray, point: np.ndarray) -> np.ndarray:
     """uint8 mask of the voxels within one voxel of the plane through ``point`` with ``normal``.
@@ -90,35 +92,6 @@ def _farthest_pair(points: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     return float(distances[k]), points[first[k]].copy(), points[second[k]].copy()
 
 
-def perpendicular_chord(mask: np.ndarray, start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """The longest boundary chord of ``mask`` (nearly) perpendicular to ``start``-``end``, or None.
-
-    Examples:
-        >>> m = np.zeros((12, 12), np.uint8); m[1:11, 3:9] = 1
-        >>> [p.tolist() for p in perpendicular_chord(m, np.array([1, 3]), np.array([10, 3]))]
-        [[1, 3], [2, 8]]
-
-        (The exactly perpendicular chords are 5 pixels long, not more than 5, so the official rule
-        moves on to |cos| < 0.2.)
-    """
-    boundary = np.logical_xor(mask > 0, ndimage.binary_erosion(mask > 0))
-    points = np.transpose(np.where(boundary))
-    if len(points) < 2:
-        return None
-    first, second = np.triu_indices(len(points), 1)
-    vectors = points[second] - points[first]
-    lengths = np.linalg.norm(vectors, axis=1)
-    reference = np.asarray(end) - np.asarray(start)
-    cosines = np.abs(vectors @ reference) / (lengths * np.linalg.norm(reference) + 1e-7)
-    for threshold in (0.1, 0.2, 0.5):
-        eligible = np.flatnonzero(cosines < threshold)
-        if len(eligible):
-            best = eligible[int(np.argmax(lengths[eligible]))]
-            if threshold != 0.1 or lengths[best] > 5:
-                return points[first[best]], points[second[best]]
-    return None
-
-
 def distance_mm(a: np.ndarray, b: np.ndarray, spacing: np.ndarray) -> float:
     """Distance between two voxel positions in mm.
 
@@ -153,7 +126,8 @@ def diameters_mm(mask: np.ndarray, spacing: np.ndarray):
     if region is None:
         return 0.0, 0.0, None, None
     _, start, end = region
-    chord = perpendicular_chord(mask, start, end)
+    found = perpendicular_chord(mask, start, end)
+    chord = found[1:] if found is not None else None
     perpendicular = distance_mm(*chord, spacing) if chord is not None else 0.0
     return distance_mm(start, end, spacing), perpendicular, (start, end), chord
 

@@ -23,6 +23,8 @@ import scipy.linalg
 from scipy import ndimage
 from scipy.spatial.distance import pdist
 
+from totalseg.reports.chords import boundary_points, perpendicular_chord
+
 
 def find_center(mask: np.ndarray, *, integer: bool = False) -> np.ndarray | None:
     """The mean voxel index of a mask's foreground (rounded to int32 with ``integer``), or None.
@@ -164,17 +166,6 @@ def condensed_pair(k: int, n: int) -> tuple[int, int]:
     return i, int(j)
 
 
-def boundary_points(mask: np.ndarray) -> np.ndarray:
-    """Indices (N, D) of the foreground voxels with a background face neighbour, in C order.
-
-    Examples:
-        >>> len(boundary_points(np.ones((3, 3), np.uint8)))
-        8
-    """
-    mask = mask > 0
-    return np.argwhere(np.logical_xor(mask, ndimage.binary_erosion(mask)))
-
-
 def first_region_diameter(mask: np.ndarray) -> tuple[float, np.ndarray, np.ndarray] | None:
     """Boundary diameter (index units) and end points of the first connected region (full
     connectivity, labelled in scan order), or None for an empty mask.
@@ -208,21 +199,7 @@ def max_perpendicular_chord(mask: np.ndarray, start: np.ndarray | None, end: np.
     """
     if start is None or end is None:
         return 0.0, None, None
-    points = boundary_points(mask)
-    if len(points) < 2:
-        return 0.0, None, None
-    first, second = np.triu_indices(len(points), 1)
-    vectors = points[second] - points[first]
-    lengths = np.linalg.norm(vectors, axis=1)
-    reference = np.asarray(end) - np.asarray(start)
-    cosines = np.abs(vectors @ reference) / (lengths * np.linalg.norm(reference) + 1e-7)
-    for threshold in (0.1, 0.2, 0.5):
-        eligible = np.flatnonzero(cosines < threshold)
-        if len(eligible):
-            best = eligible[int(np.argmax(lengths[eligible]))]
-            if threshold != 0.1 or lengths[best] > 5:
-                return float(lengths[best]), points[first[best]], points[second[best]]
-    return 0.0, None, None
+    return perpendicular_chord(mask, start, end) or (0.0, None, None)
 
 
 def spaced_distance(a: Sequence[float], b: Sequence[float], spacing: Sequence[float]) -> float:
