@@ -22,7 +22,7 @@ _CHUNK = 1 << 20
 
 
 class _TooLarge(Exception):
-    pass
+    """An upload passed the size limit while it streamed in."""
 
 
 def _fastapi():
