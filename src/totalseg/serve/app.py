@@ -197,8 +197,9 @@ async def _receive(request, input_dir: Path, *, max_bytes: int) -> tuple[str, di
     except _TooLarge:
         raise fastapi.HTTPException(413, f"upload over the limit of {max_bytes} bytes") from None
     except Exception as exc:  # starlette raises several types for a malformed body
-        raise fastapi.HTTPException(400, f"malformed multipart body ({type(exc).__name__}); "
-                                         "send multipart/form-data with a 'file' field") from None
+        reason = str(getattr(exc, "detail", "") or type(exc).__name__).rstrip(".")
+        raise fastapi.HTTPException(400, f"malformed multipart body ({reason}); "
+                                         "send multipart/form-data with one 'file' field") from None
     upload = form.get("file")
     if upload is None or isinstance(upload, str):
         raise InputError("no 'file' field; send the image as multipart form field 'file'")

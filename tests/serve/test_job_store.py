@@ -1,0 +1,138 @@
+"""The job store shared by ``totalseg serve``, ``totalseg dicom-node`` and the web app: its fields,
+old ``job.json`` files, and safety across processes (no job claimed twice, no update lost)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from totalseg.serve.jobs import JobStore
+from totalseg.serve.locking import release, try_hold
+
+
+def _queued(store: JobStore, n: int, **kwargs) -> list[str]:
+    ids = []
+    for _ in range(n):
+        job_id = store.new_folder()
+        store.submit(job_id, options={"task": "total"}, input_name="ct.nii.gz", **kwargs)
+        ids.append(job_id)
+    return ids
+
+
+def test_submit_records_source_created_and_meta(tmp_path):
+    store = JobStore(tmp_path)
+    before = time.time()
+    (job_id,) = _queued(store, 1, source="dicom-node", meta={"deliver_to": "PACS@10.0.0.5:104"})
+    job = store.get(job_id)
+    assert (job.status, job.source, job.meta) == ("queued", "dicom-node", {"deliver_to": "PACS@10.0.0.5:104"})
+    assert before <= job.created <= time.time()
+    assert job.public() == {"id": job_id, "status": "queued", "progress": 0.0, "error": None}
+    assert store.get(_queued(store, 1)[0]).source == "api"
+    with pytest.raises(ValueError, match="source 'pacs'"):
+        store.submit(store.new_folder(), options={}, input_name="x", source="pacs")
+
+
+def test_old_job_json_without_new_keys_loads(tmp_path):
+    store = JobStore(tmp_path)
+    folder = tmp_path / "jobs" / ("a" * 32)
+    folder.mkdir(parents=True)
+    old = {"id": "a" * 32, "status": "done", "options": {"ml": True}, "input_name": "ct.nii.gz",
+           "progress": 1.0, "error": None}
+    (folder / "job.json").write_text(json.dumps(old))
+    job = store.get("a" * 32)
+    assert (job.source, job.meta, job.status) == ("api", {}, "done")
+    assert job.created == pytest.approx((folder / "job.json").stat().st_mtime)
+
+
+def test_claim_takes_oldest_first_and_update_keeps_other_fields(tmp_path):
+    store = JobStore(tmp_path)
+    first, second = _queued(store, 2, meta={"k": 1})
+    store.update(second, created=0.0)  # submitted earlier than the first
+    assert store.claim_next().id == second
+    assert store.update(second, progress=0.5).meta == {"k": 1}
+    assert store.claim_next().id == first
+    assert store.claim_next() is None
+
+
+def test_begin_is_running_and_never_claimed(tmp_path):
+    store = JobStore(tmp_path)
+    job_id = store.new_folder()
+    job = store.begin(job_id, options={"task": "total"}, input_name="ct.nii.gz", source="app")
+    assert (job.status, job.source) == ("running", "app")
+    assert store.claim_next() is None
+    assert store.requeue_interrupted() == []  # this process still runs it
+    assert store.update(job_id, status="done", progress=1.0).status == "done"
+
+
+def test_requeue_leaves_jobs_of_live_processes(tmp_path):
+    store = JobStore(tmp_path)
+    alive, dead, app_run = _queued(store, 3)
+    for job_id in (alive, dead, app_run):
+        store.update(job_id, status="running")
+    store.update(app_run, source="app")
+    holder = try_hold(store.folder(alive) / "run.lock")  # another process working on it
+    try:
+        other = JobStore(tmp_path)  # a second server starting on the same folder
+        assert other.requeue_interrupted() == [dead]
+    finally:
+        release(holder)
+    assert store.get(alive).status == "running"
+    assert store.get(dead).status == "queued"
+    assert store.get(app_run).status == "failed" and "web app" in store.get(app_run).error
+
+
+_CLAIMER = """
+import json, sys, time
+from pathlib import Path
+from totalseg.serve.jobs import JobStore
+store = JobStore(sys.argv[1])
+go = Path(sys.argv[1]) / "go"
+while not go.exists():
+    time.sleep(0.001)
+claimed = []
+while (job := store.claim_next()) is not None:
+    claimed.append(job.id)
+    store.update(job.id, meta={"by": sys.argv[2]})
+print(json.dumps(claimed))
+"""
+
+
+def test_two_processes_never_claim_the_same_job(tmp_path):
+    store = JobStore(tmp_path)
+    ids = _queued(store, 40)
+    procs = [subprocess.Popen([sys.executable, "-c", _CLAIMER, str(tmp_path), name], stdout=subprocess.PIPE,
+                              text=True) for name in ("a", "b")]
+    time.sleep(0.8)  # both processes are up and waiting
+    (tmp_path / "go").touch()
+    claimed = [json.loads(p.communicate(timeout=60)[0]) for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    assert sorted(claimed[0] + claimed[1]) == sorted(ids)  # each job once, none lost
+    assert not set(claimed[0]) & set(claimed[1])
+    for name, mine in zip("ab", claimed):
+        assert all(store.get(i).meta == {"by": name} and store.get(i).status == "running" for i in mine)
+
+
+_UPDATER = """
+import sys
+from totalseg.serve.jobs import JobStore
+store = JobStore(sys.argv[1])
+for i in range(1, 151):
+    if sys.argv[3] == "progress":
+        store.update(sys.argv[2], progress=i / 150)
+    else:
+        store.update(sys.argv[2], meta={"delivered": i})
+"""
+
+
+def test_concurrent_updates_of_one_job_from_two_processes_lose_nothing(tmp_path):
+    store = JobStore(tmp_path)
+    (job_id,) = _queued(store, 1)
+    procs = [subprocess.Popen([sys.executable, "-c", _UPDATER, str(tmp_path), job_id, what])
+             for what in ("progress", "meta")]
+    assert [p.wait(timeout=60) for p in procs] == [0, 0]
+    job = store.get(job_id)
+    assert (job.progress, job.meta) == (1.0, {"delivered": 150})
