@@ -4,7 +4,11 @@ DICOM zips extracted by :func:`totalseg.transfer.archive.safe_extract` within a 
 
 from __future__ import annotations
 
+import gzip
+import zlib
 from pathlib import Path
+
+import numpy as np
 
 from totalseg.errors import InputError
 from totalseg.transfer.archive import list_members, safe_extract
@@ -52,12 +56,33 @@ def check_upload(path: Path, *, max_bytes: int) -> Path:
 
 
 def _check_nifti(path: Path) -> None:
+    """A readable NIfTI header and all the voxel data it announces (a .nii.gz is decompressed to the end)."""
     import nibabel as nib
 
     try:
-        nib.load(path).header  # noqa: B018 - reading the header is the check
+        header = nib.load(path).header
     except Exception as exc:  # nibabel raises many types for a broken file
         raise InputError(f"upload: not a NIfTI image ({type(exc).__name__}); send a .nii or .nii.gz file") from None
+    expected = int(header.get_data_offset()) + int(np.prod(header.get_data_shape())) * header.get_data_dtype().itemsize
+    received = _decompressed_size(path)
+    if received is None or received < expected:
+        got = "a broken gzip stream" if received is None else f"{received} bytes"
+        raise InputError(f"upload: the NIfTI image is truncated ({got}, its header announces {expected} bytes); "
+                         "send the whole file")
+
+
+def _decompressed_size(path: Path) -> int | None:
+    """Bytes of the file (decompressed for .gz); ``None`` for a gzip stream that is cut or corrupt."""
+    if path.suffix != ".gz":
+        return path.stat().st_size
+    size = 0
+    try:
+        with gzip.open(path, "rb") as stream:
+            while chunk := stream.read(1 << 20):
+                size += len(chunk)
+    except (OSError, EOFError, zlib.error):
+        return None
+    return size
 
 
 def _check_attached_header(path: Path) -> None:
@@ -79,11 +104,15 @@ def _check_attached_header(path: Path) -> None:
 
 
 def _extract_dicom_zip(path: Path, *, max_bytes: int) -> Path:
-    members = list_members(path)
-    total = sum(members.values())
-    if total > max_bytes or total > _MAX_ZIP_RATIO * max(path.stat().st_size, 1):
-        raise InputError(f"upload: the zip expands to {total} bytes from {path.stat().st_size}; "
-                         "refusing a zip bomb or an archive over the upload limit")
-    folder = path.parent / "dicom"
-    safe_extract(path, folder)
+    """Extract within the size budget; errors name the upload, never the server's folders."""
+    try:
+        members = list_members(path)
+        total = sum(members.values())
+        if total > max_bytes or total > _MAX_ZIP_RATIO * max(path.stat().st_size, 1):
+            raise InputError(f"upload: the zip expands to {total} bytes from {path.stat().st_size}; "
+                             "refusing a zip bomb or an archive over the upload limit")
+        folder = path.parent / "dicom"
+        safe_extract(path, folder)
+    except InputError as exc:
+        raise InputError(str(exc).replace(str(path), "upload")) from None
     return folder
