@@ -35,3 +35,20 @@ class Settings:
         home = Path(env.get("TOTALSEG_HOME_DIR") or Path.home() / ".totalsegmentator")
         weights = env.get("TOTALSEG_WEIGHTS_PATH")
         return cls(home_dir=home, weights_dir=Path(weights) if weights else home / "nnunet" / "results")
+
+
+DATA_DIR_ENV = "TOTALSEG_DATA_DIR"
+
+
+def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """The job store folder that ``totalseg serve``, ``totalseg dicom-node`` and the web app share
+    unless given one: ``$TOTALSEG_DATA_DIR``, else ``<home_dir>/serve``.
+
+    Examples:
+        >>> str(default_data_dir({"TOTALSEG_HOME_DIR": "/data/ts"}))
+        '/data/ts/serve'
+        >>> str(default_data_dir({"TOTALSEG_DATA_DIR": "/srv/jobs"}))
+        '/srv/jobs'
+    """
+    env = os.environ if environ is None else environ
+    return Path(env.get(DATA_DIR_ENV) or Settings.from_env(env).home_dir / "serve")

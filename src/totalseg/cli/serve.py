@@ -18,8 +18,9 @@ def register(subparsers) -> None:
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
     p.add_argument("--token", help="Bearer token clients must send; required unless the host is loopback")
-    p.add_argument("--data-dir", dest="data_dir", required=True, metavar="DIR",
-                   help="job store: DIR/jobs/<id>/ (kept across restarts)")
+    p.add_argument("--data-dir", dest="data_dir", metavar="DIR",
+                   help="job store: DIR/jobs/<id>/ (kept across restarts), shared with totalseg dicom-node and "
+                        "the web app (default $TOTALSEG_DATA_DIR, else ~/.totalsegmentator/serve)")
     p.add_argument("--workers", type=int, default=1, help="jobs run at the same time (default 1)")
     p.add_argument("--max-upload-mb", dest="max_upload_mb", type=float, default=2048,
                    help="largest upload, and largest a DICOM zip may expand to (default 2048)")
@@ -37,9 +38,9 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:
         raise InputError("totalseg serve needs: pip install 'totalseg[serve]'") from None
     from totalseg.serve.app import create_app
-    from totalseg.settings import Settings
+    from totalseg.settings import Settings, default_data_dir
 
-    app = create_app(Settings.from_env(), args.data_dir, token=args.token, n_workers=args.workers,
-                     max_upload_mb=args.max_upload_mb, device=args.device)
+    app = create_app(Settings.from_env(), args.data_dir or default_data_dir(), token=args.token,
+                     n_workers=args.workers, max_upload_mb=args.max_upload_mb, device=args.device)
     uvicorn.run(app, host=args.host, port=args.port)
     return 0

@@ -20,6 +20,10 @@ def register(subparsers) -> None:
     p.add_argument("--data-dir", metavar="DIR",
                    help="server folder whose images users may open without uploading "
                         "(default $TOTALSEG_UI_DATA_DIR; none when unset)")
+    p.add_argument("--job-store", metavar="DIR",
+                   help="job store shared with totalseg serve and totalseg dicom-node (their --data-dir): the Jobs "
+                        "page lists its jobs, the app's runs are recorded there "
+                        "(default $TOTALSEG_DATA_DIR, else ~/.totalsegmentator/serve)")
     p.add_argument("--workers", type=int, default=1, help="segmentation runs at the same time (default 1)")
     p.add_argument("--no-download", action="store_true", help="fail instead of downloading missing weights")
     p.set_defaults(handler=run)
@@ -39,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"totalseg web app on http://{args.host}:{args.port} (Ctrl+C stops it)", file=sys.stderr)
     try:
         return serve(host=args.host, port=args.port, data_dir=Path(data_dir) if data_dir else None,
-                     download=not args.no_download, workers=args.workers)
+                     download=not args.no_download, workers=args.workers,
+                     job_store=Path(args.job_store) if args.job_store else None)
     except ImportError as exc:
         print(f"totalseg: error: {exc}", file=sys.stderr)
         return 2

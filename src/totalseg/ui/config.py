@@ -1,4 +1,4 @@
-"""What the app is configured with: the server-side data folder, weights settings, downloads."""
+"""What the app is configured with: the server-side data folder, the job store, weights settings, downloads."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from totalseg.settings import Settings
+from totalseg.settings import Settings, default_data_dir
 
 DATA_DIR_ENV = "TOTALSEG_UI_DATA_DIR"
 
@@ -21,6 +21,9 @@ class AppConfig:
         data_dir: a server folder whose images users may open without uploading; ``None`` hides it.
         download: fetch missing official weights on first use (otherwise a run fails with a hint).
         workers: segmentation runs executed at the same time; later runs wait in a queue.
+        job_store: the data folder of the job store shared with ``totalseg serve`` and ``totalseg
+            dicom-node`` (their ``--data-dir``): the Jobs page lists its jobs and the app records its
+            own runs there; ``None``: no Jobs page records.
 
     Examples:
         >>> cfg = AppConfig.from_args(["--data-dir", "/data/ct", "--no-download"], {})
@@ -32,6 +35,7 @@ class AppConfig:
     data_dir: Path | None = None
     download: bool = True
     workers: int = 1
+    job_store: Path | None = None
 
     @classmethod
     def from_args(cls, argv: Sequence[str], environ: Mapping[str, str]) -> AppConfig:
@@ -40,6 +44,7 @@ class AppConfig:
         parser.add_argument("--data-dir")
         parser.add_argument("--no-download", action="store_true")
         parser.add_argument("--workers", type=int, default=1)
+        parser.add_argument("--job-store")
         args, _ = parser.parse_known_args(list(argv))
         data_dir = args.data_dir or environ.get(DATA_DIR_ENV) or None
         return cls(
@@ -47,4 +52,5 @@ class AppConfig:
             data_dir=Path(data_dir) if data_dir else None,
             download=not args.no_download,
             workers=max(1, args.workers),
+            job_store=Path(args.job_store) if args.job_store else default_data_dir(environ),
         )

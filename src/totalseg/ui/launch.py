@@ -16,7 +16,7 @@ MAX_UPLOAD_MB = 4096
 
 
 def streamlit_command(*, host: str = "127.0.0.1", port: int = 8501, data_dir: Path | None = None,
-                      download: bool = True, workers: int = 1) -> list[str]:
+                      download: bool = True, workers: int = 1, job_store: Path | None = None) -> list[str]:
     """The command line that serves the app.
 
     Examples:
@@ -34,6 +34,8 @@ def streamlit_command(*, host: str = "127.0.0.1", port: int = 8501, data_dir: Pa
         cmd += ["--data-dir", str(data_dir)]
     if not download:
         cmd.append("--no-download")
+    if job_store is not None:
+        cmd += ["--job-store", str(job_store)]
     return cmd + ["--workers", str(workers)]
 
 
