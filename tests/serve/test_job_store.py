@@ -136,3 +136,23 @@ def test_concurrent_updates_of_one_job_from_two_processes_lose_nothing(tmp_path)
     assert [p.wait(timeout=60) for p in procs] == [0, 0]
     job = store.get(job_id)
     assert (job.progress, job.meta) == (1.0, {"delivered": 150})
+
+
+@pytest.mark.parametrize("module", ["totalseg.serve.jobs", "totalseg.serve.locking", "totalseg.settings"])
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    assert doctest.testmod(importlib.import_module(module), raise_on_error=False).failed == 0
+
+
+def test_serve_data_dir_defaults_to_the_shared_store(monkeypatch, tmp_path):
+    uvicorn = pytest.importorskip("uvicorn")
+    pytest.importorskip("fastapi")
+    from totalseg.cli import main
+
+    served = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: served.append(app))
+    monkeypatch.setenv("TOTALSEG_DATA_DIR", str(tmp_path / "shared"))
+    assert main(["serve"]) == 0
+    assert served[0].state.store.root == tmp_path / "shared" / "jobs"

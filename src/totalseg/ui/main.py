@@ -17,6 +17,7 @@ PAGES = {
     "Reports": "reports",
     "Compare": "compare",
     "Export": "export",
+    "Jobs": "jobs",
 }
 
 

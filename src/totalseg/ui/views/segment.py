@@ -7,11 +7,12 @@ import torch
 
 from totalseg.models.store import WeightsStore
 from totalseg.models.tasks import MODES, TASK_NAMES, get_task
-from totalseg.ui.case import Case, RunChoice, open_case, segment_case
+from totalseg.ui.case import Case, RunChoice, open_case
 from totalseg.ui.config import AppConfig
 from totalseg.ui.inputs import resolve_server_file, save_upload, server_files
 from totalseg.ui.jobs import DONE, FAILED, Job
 from totalseg.ui.progress import estimate_tiles
+from totalseg.ui.shared_jobs import segment_recorded
 from totalseg.ui.views import session
 
 TASKS = {name: f"{get_task(name).modality.upper()}: {name} ({len(get_task(name).classes)} structures"
@@ -120,9 +121,11 @@ def _submit(case: Case, choice: RunChoice, config: AppConfig) -> None:
         return
     total = estimate_tiles(case.image, the_task, WeightsStore(config.settings.weights_dir), choice.roi_subset)
 
+    store = session.job_store(str(config.job_store)) if config.job_store is not None else None
+
     def work(job: Job) -> Case:
-        return segment_case(case, choice, settings=config.settings, download=config.download,
-                            on_tile=job.tick, on_stage=job.set_stage)
+        return segment_recorded(store, case, choice, settings=config.settings, download=config.download,
+                                on_tile=job.tick, on_stage=job.set_stage)
 
     label = f"{choice.task} ({choice.mode}) on {case.name}"
     st.session_state.pop(session.OUTCOME, None)

@@ -13,9 +13,11 @@ from typing import Any
 import streamlit as st
 
 from totalseg.errors import TotalsegError
+from totalseg.serve.jobs import JobStore
 from totalseg.ui import INSTALL_HINT
 from totalseg.ui.case import Case
 from totalseg.ui.jobs import DONE, FAILED, Job, JobRunner
+from totalseg.ui.shared_jobs import open_store
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +28,13 @@ CASE, JOB, FOLDER, CACHE, OUTCOME = "case", "job", "folder", "derived", "outcome
 def runner(workers: int) -> JobRunner:
     """The process-wide run queue: one per server, shared by every browser session."""
     return JobRunner(workers=workers)
+
+
+@st.cache_resource(show_spinner=False)
+def job_store(data_dir: str) -> JobStore:
+    """The process-wide handle on the job store shared with ``totalseg serve`` and ``totalseg dicom-node``
+    (it holds the locks of the runs this process records)."""
+    return open_store(Path(data_dir))
 
 
 class _Folder:
