@@ -27,8 +27,39 @@ def openapi_text() -> str:
     spec["components"] = {**spec.get("components", {}), "securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer", "description": "the --token of totalseg serve"}}}
     spec["security"] = [{"bearer": []}]
+    spec["paths"]["/health"]["get"]["security"] = []  # the one endpoint without a token
+    _document_errors(spec)
     spec["info"]["x-generated-by"] = f"fastapi {_fastapi_version()}"
     return json.dumps(spec, indent=2, sort_keys=True) + "\n"
+
+
+# The 4xx answers of the app, each ``{"detail": "<one line>"}``, by where they can happen.
+_ERRORS = {
+    400: "bad request: the one-line detail names the problem and the fix",
+    401: "missing or wrong Bearer token",
+    404: "no such job or result file",
+    413: "upload over --max-upload-mb",
+    422: "a parameter of the wrong form",
+}
+
+
+def _document_errors(spec: dict) -> None:
+    """Add the error answers to every operation: 401 where a token is needed, 404 on a job's paths,
+    400 and 413 for uploads; FastAPI's 422 body is replaced by the one-line form the app sends."""
+    spec["components"].setdefault("schemas", {})["Error"] = {
+        "type": "object", "required": ["detail"], "title": "Error",
+        "properties": {"detail": {"type": "string", "title": "Detail"}}}
+    for path, methods in spec["paths"].items():
+        for method, op in methods.items():
+            codes = {401} if op.get("security") != [] else set()
+            codes |= {404} if "{job_id}" in path else set()
+            codes |= {400, 413} if "requestBody" in op else set()
+            codes |= {422} if "422" in op["responses"] else set()
+            for code in sorted(codes):
+                op["responses"][str(code)] = {"description": _ERRORS[code], "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    for unused in ("HTTPValidationError", "ValidationError"):
+        spec["components"]["schemas"].pop(unused, None)
 
 
 def _fastapi_version() -> str:
