@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
 
+from totalseg.measure.files import write_json
 from totalseg.serve.jobs import JobStore
-from totalseg.serve.locking import release, try_hold
+from totalseg.serve.locking import exclusive, release, try_hold
 
 
 def _queued(store: JobStore, n: int, **kwargs) -> list[str]:
@@ -117,25 +119,61 @@ def test_two_processes_never_claim_the_same_job(tmp_path):
 
 
 _UPDATER = """
-import sys
+import sys, time
+from pathlib import Path
 from totalseg.serve.jobs import JobStore
 store = JobStore(sys.argv[1])
-for i in range(1, 151):
-    if sys.argv[3] == "progress":
-        store.update(sys.argv[2], progress=i / 150)
+job_id, field = sys.argv[2], sys.argv[3]
+while not (Path(sys.argv[1]) / "go").exists():
+    time.sleep(0.001)
+lost = 0
+for i in range(1, 301):
+    if field == "progress":
+        lost += store.get(job_id).progress != (i - 1) / 300  # the other process overwrote my last value
+        store.update(job_id, progress=i / 300)
     else:
-        store.update(sys.argv[2], meta={"delivered": i})
+        lost += store.get(job_id).meta.get("n", 0) != i - 1
+        store.update(job_id, meta={"n": i})
+print(lost)
 """
 
 
-def test_concurrent_updates_of_one_job_from_two_processes_lose_nothing(tmp_path):
+def test_concurrent_updates_from_two_processes_lose_nothing(tmp_path):
     store = JobStore(tmp_path)
     (job_id,) = _queued(store, 1)
-    procs = [subprocess.Popen([sys.executable, "-c", _UPDATER, str(tmp_path), job_id, what])
-             for what in ("progress", "meta")]
-    assert [p.wait(timeout=60) for p in procs] == [0, 0]
-    job = store.get(job_id)
-    assert (job.progress, job.meta) == (1.0, {"delivered": 150})
+    procs = [subprocess.Popen([sys.executable, "-c", _UPDATER, str(tmp_path), job_id, what], stdout=subprocess.PIPE,
+                              text=True) for what in ("progress", "meta")]
+    time.sleep(0.8)  # both processes are up and waiting
+    (tmp_path / "go").touch()
+    assert [int(p.communicate(timeout=60)[0]) for p in procs] == [0, 0]  # no write undone by the other
+    assert (store.get(job_id).progress, store.get(job_id).meta) == (1.0, {"n": 300})
+
+
+_CLAIM_ONE = """
+import json, sys
+from pathlib import Path
+from totalseg.serve.jobs import JobStore
+store = JobStore(sys.argv[1])
+(Path(sys.argv[1]) / "ready").touch()
+job = store.claim_next()
+print(json.dumps(job and job.id))
+"""
+
+
+def test_a_claim_waits_for_the_store_lock_and_reads_the_job_again(tmp_path):
+    store = JobStore(tmp_path)
+    (job_id,) = _queued(store, 1)
+    with exclusive(tmp_path / ".jobs.lock", threading.Lock()):  # another process changing the store
+        proc = subprocess.Popen([sys.executable, "-c", _CLAIM_ONE, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "ready").exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.5)  # the claim has seen the job queued and waits for the lock
+        assert proc.poll() is None
+        job_json = store.folder(job_id) / "job.json"
+        write_json({**json.loads(job_json.read_text()), "status": "running"}, job_json)  # the other one claims it
+    assert json.loads(proc.communicate(timeout=30)[0]) is None
+    assert store.get(job_id).status == "running"
 
 
 @pytest.mark.parametrize("module", ["totalseg.serve.jobs", "totalseg.serve.locking", "totalseg.settings"])

@@ -135,12 +135,19 @@ class JobStore:
             return job
 
     def claim_next(self) -> Job | None:
-        """The oldest queued job, marked running and held by this process; ``None`` when none waits."""
+        """The oldest queued job, marked running and held by this process; ``None`` when none waits.
+
+        The store is scanned without the lock (idle workers polling never queue on it); the
+        candidates are read again under the lock before one is taken.
+        """
+        candidates = sorted((j for j in self.all() if j.status == "queued"), key=lambda j: (j.created, j.id))
+        if not candidates:
+            return None
         with self._locked():
-            queued = sorted((j for j in self.all() if j.status == "queued"), key=lambda j: (j.created, j.id))
-            for oldest in queued:
-                if self._hold(oldest.id):
-                    job = dataclasses.replace(oldest, status="running", progress=0.0)
+            for candidate in candidates:
+                current = self.get(candidate.id)
+                if current is not None and current.status == "queued" and self._hold(current.id):
+                    job = dataclasses.replace(current, status="running", progress=0.0)
                     self._write(job)
                     return job
             return None
