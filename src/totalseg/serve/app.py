@@ -12,7 +12,7 @@ from typing import Any
 
 from totalseg.errors import InputError, TotalsegError
 from totalseg.serve.jobs import STATUSES, JobStore
-from totalseg.serve.options import parse_options
+from totalseg.serve.options import check_input_kind, parse_options
 from totalseg.serve.uploads import check_upload, stored_name
 from totalseg.serve.worker import WorkerPool
 from totalseg.settings import Settings
@@ -145,6 +145,7 @@ def _add_job_routes(app, store: JobStore, *, auth, max_bytes: int, metrics: _Met
         try:
             name, options = await _receive(request, store.folder(job_id) / "input", max_bytes=max_bytes)
             image = check_upload(store.folder(job_id) / "input" / name, max_bytes=max_bytes)
+            check_input_kind(options, image.name)
         except BaseException:
             store.delete(job_id)
             metrics.refused.inc()
@@ -217,7 +218,8 @@ def _upload_schema() -> dict[str, Any]:
     from totalseg.serve.options import FIELDS
 
     props: dict[str, Any] = {"file": {"type": "string", "format": "binary"}}
-    props.update({f: {"type": "string"} if f in ("task", "roi_subset") else {"type": "boolean"} for f in FIELDS})
+    props.update({f: {"type": "string"} if f in ("task", "roi_subset", "output_type") else {"type": "boolean"}
+                  for f in FIELDS})
     return {"required": True, "content": {"multipart/form-data": {
         "schema": {"type": "object", "required": ["file"], "properties": props}}}}
 

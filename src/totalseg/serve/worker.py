@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from totalseg.errors import TotalsegError
+from totalseg.io.outputs import DICOM_OUTPUT_TYPES
 from totalseg.serve.jobs import Job, JobStore
 from totalseg.settings import Settings
 
@@ -46,19 +47,40 @@ def run_job(store: JobStore, job: Job, *, settings: Settings, device: str = "cpu
 
 def _segment_into(staging: Path, image: Path, job: Job, *, store: JobStore, settings: Settings,
                   device: str) -> None:
+    """Run the job's segmentation into ``staging``: ``segmentation.nii.gz``, ``masks.zip`` without
+    ``ml``, and with DICOM output types ``segmentation_seg.dcm`` / ``segmentation_rtstruct.dcm``."""
     import nibabel as nib
 
     from totalseg.api import segment
 
     options: dict[str, Any] = dict(job.options)
     ml = options.pop("ml", True)
+    dicom_types = tuple(t for t in options.pop("output_type", ()) if t in DICOM_OUTPUT_TYPES)
     masks = staging / "masks"
-    img = segment(image, staging / "segmentation.nii.gz" if ml else masks, ml=ml, settings=settings,
-                  device=device, quiet=True, keep_models=True, download=False,
+    # DICOM types write the multilabel NIfTI beside them, as the official tool does (-ot nifti dicom_seg)
+    multilabel = ml or bool(dicom_types)
+    img = segment(image, staging / "segmentation.nii.gz" if multilabel else masks, ml=multilabel,
+                  output_type=("nifti", *dicom_types), settings=settings, device=device, quiet=True,
+                  keep_models=True, download=False,
                   on_stage=lambda stage: store.update(job.id, progress=_STAGE_PROGRESS.get(stage, 0.5)), **options)
-    if not ml:
+    if not multilabel:
         nib.save(img, staging / "segmentation.nii.gz")
+    if not ml:
+        if dicom_types:
+            _write_masks_of(img, masks)
         _zip_masks(masks, staging)
+
+
+def _write_masks_of(img, masks: Path) -> None:
+    """Per-class masks of a multilabel image with its label map (the DICOM outputs' run writes one)."""
+    import numpy as np
+
+    from totalseg.imaging.volume import LabelVolume
+    from totalseg.io.nifti_ext import load_label_map
+    from totalseg.io.writers import write_class_masks
+
+    labels = LabelVolume(np.asarray(img.dataobj), affine=img.affine)
+    write_class_masks(labels, masks, load_label_map(img), threads=1)
 
 
 def _zip_masks(masks: Path, staging: Path) -> None:
