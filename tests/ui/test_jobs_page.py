@@ -100,6 +100,38 @@ def test_api_and_dicom_node_jobs_show_and_open_in_the_viewer(tiny_weights, tmp_p
     assert store.get(api_id) is None and list(at.dataframe[0].value["id"]) == [node_id]
 
 
+def test_a_dicom_job_the_api_ran_opens_in_the_viewer(tiny_weights, tiny_settings, tmp_path):
+    pytest.importorskip("fastapi")
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from totalseg.serve.app import create_app
+
+    series = Path(__file__).resolve().parents[1] / "data" / "dicom_ct_j2k"
+    archive = Path(shutil.make_archive(str(tmp_path / "study"), "zip", series))
+    data_dir = tmp_path / "shared"
+    auth = {"Authorization": "Bearer t"}
+    with TestClient(create_app(tiny_settings, data_dir, token="t")) as client, open(archive, "rb") as f:
+        reply = client.post("/jobs", headers=auth, files={"file": ("study.zip", f)}, data={"fastest": "true"})
+        job_id = reply.json()["id"]
+        deadline = time.monotonic() + 60
+        while client.get(f"/jobs/{job_id}", headers=auth).json()["status"] in ("queued", "running"):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        served = client.get(f"/jobs/{job_id}/files/segmentation.nii.gz", headers=auth).content
+    (tmp_path / "served.nii.gz").write_bytes(served)
+    at = _jobs_app(tiny_weights, data_dir)
+    assert at.dataframe[0].value[["source", "status", "task"]].values.tolist() == [["api", "done", "total (fastest)"]]
+    at.button(key="jobs_open").click().run()
+    _no_errors(at)
+    case = at.session_state["case"]
+    assert case.is_dicom  # the extracted series, so the DICOM-SEG export can reference it
+    np.testing.assert_array_equal(case.labels.array, np.asanyarray(nib.load(tmp_path / "served.nii.gz").dataobj))
+    at.sidebar.radio(key="page").set_value("Export").run()
+    _no_errors(at)
+
+
 def test_app_runs_are_recorded_in_the_store(tiny_weights, tmp_path, ct_small_path):
     data_dir = tmp_path / "shared"
     at = _jobs_app(tiny_weights, data_dir, page="Segment")
