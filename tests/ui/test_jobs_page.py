@@ -164,6 +164,17 @@ def test_failed_app_run_is_recorded_failed(tiny_settings, tmp_path, phantom_case
     assert store.claim_next() is None and store.files(job.id) == []
 
 
+def test_a_run_of_a_stopped_app_shows_failed(tiny_weights, tmp_path, phantom_case):
+    store = JobStore(tmp_path / "shared")
+    job_id = store.new_folder()
+    store.submit(job_id, options={"task": "total"}, input_name="ct.nii.gz", source="app")
+    store.update(job_id, status="running")  # as a killed app process left it: running, its lock gone
+    at = _jobs_app(tiny_weights, tmp_path / "shared")
+    assert not at.exception
+    assert at.dataframe[0].value[["source", "status"]].values.tolist() == [["app", "failed"]]
+    assert "web app stopped" in at.error[0].value
+
+
 def test_no_store_configured_says_how(make_app):
     at = make_app(page="Jobs")
     assert not at.exception and "--job-store" in at.info[0].value

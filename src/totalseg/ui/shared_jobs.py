@@ -28,12 +28,15 @@ STAGE_PROGRESS = {"load": 0.1, "predict": 0.3, "write": 0.9}
 
 
 def open_store(data_dir: Path) -> JobStore:
-    """The job store in ``data_dir``, or one line saying why it cannot be opened."""
+    """The job store in ``data_dir`` (jobs left ``running`` by a stopped process taken back, as a
+    starting server does), or one line saying why it cannot be opened."""
     try:
-        return JobStore(data_dir)
+        store = JobStore(data_dir)
+        store.requeue_interrupted()
     except OSError as exc:
         raise InputError(f"job store {data_dir}: cannot open ({exc.strerror or exc}); start the app with "
                          "--job-store DIR naming a writable folder") from exc
+    return store
 
 
 def segment_recorded(store: JobStore | None, case: Case, choice: RunChoice, *, settings: Settings,
