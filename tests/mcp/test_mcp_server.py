@@ -21,7 +21,7 @@ from totalseg.models.tasks import TASK_NAMES, catalog  # noqa: E402
 CT = Path(__file__).parents[1] / "data" / "ct_small_3mm.nii.gz"
 GOLDEN = Path(__file__).parents[1] / "data" / "mcp" / "official_tools.json"
 OFFICIAL_TOOLS = {"list_all_tasks", "list_all_classes", "get_class_options", "get_task_details", "get_modality",
-                  "detect_contrast_phase", "run_segmentation"}
+                  "detect_contrast_phase", "estimate_body_statistics", "run_segmentation"}
 
 
 def call(root: Path, name: str, arguments: dict):

@@ -12,11 +12,12 @@ from totalseg.mcp.paths import Workspace
 
 INSTRUCTIONS = (
     "Anatomical segmentation of CT and MR images (TotalSegmentator tasks): modality detection, contrast "
-    "phase, segmentation with per-structure statistics. Use exact task and class names from list_all_tasks, "
-    "list_all_classes, get_class_options and get_task_details; never invent them. Output paths must lie "
-    "under the server's root folder ({root}).")
+    "phase, body statistics estimates, segmentation with per-structure statistics. Use exact task and class "
+    "names from list_all_tasks, list_all_classes, get_class_options and get_task_details; never invent them. "
+    "Output paths must lie under the server's root folder ({root}).")
 
 Device = Literal["gpu", "cpu", "mps"]
+Modality = Literal["ct", "mr"]
 Speed = Literal["standard", "fast", "fastest"]
 
 
@@ -85,6 +86,13 @@ def _add_image_tools(server: Any, workspace: Workspace) -> None:
         """Estimate the contrast phase of a CT (runs the total --fast model; a model estimate)."""
         return await _run(tools.detect_contrast_phase, workspace, input_path, device)
 
+    async def estimate_body_statistics(input_path: str, modality: Modality,
+                                       device: Device = "cpu") -> dict[str, object]:
+        """Estimate body weight, height, age, sex, BMI and body surface area from a CT or MR (NIfTI or
+        DICOM ZIP). These are model-derived estimates, not verified patient demographics, and more
+        reliable for scans with a large anatomical field of view."""
+        return await _run(tools.estimate_body_statistics, workspace, input_path, modality, device)
+
     async def run_segmentation(input_path: str, output_path: str, task: str, device: Device = "cpu",
                                speed: Speed = "standard", roi_subset: list[str] | None = None,
                                statistics: bool = True) -> dict[str, object]:
@@ -97,5 +105,5 @@ def _add_image_tools(server: Any, workspace: Workspace) -> None:
         return await _run(tools.run_segmentation, workspace, input_path, output_path, task, device, speed,
                           roi_subset, statistics)
 
-    for fn in (get_modality, detect_contrast_phase, run_segmentation):
+    for fn in (get_modality, detect_contrast_phase, estimate_body_statistics, run_segmentation):
         server.add_tool(fn)

@@ -97,6 +97,23 @@ def detect_contrast_phase(workspace: Workspace, input_path: str, device: str = "
     return get_phase(workspace.input(input_path), device=_device(device))
 
 
+def estimate_body_statistics(workspace: Workspace, input_path: str, modality: str,
+                             device: str = "cpu") -> dict[str, Any]:
+    """Weight, height, age, sex, BMI and body surface area (and for CT the scanner and contrast
+    estimates) of a CT or MR, as the official ``totalseg_get_body_stats`` with its CNN models; the
+    model is fetched from the licence server on first use (a stored licence key is needed).
+
+    Examples:
+        >>> estimate_body_statistics(Workspace("."), "ct.nii.gz", "ct")["weight"]["unit"]  # doctest: +SKIP
+        'kg'
+    """
+    from totalseg.measure.body_stats import MODALITIES, estimate_body_stats
+
+    if modality not in MODALITIES:
+        raise InputError(f"unknown modality {modality!r}; use ct or mr")
+    return estimate_body_stats(workspace.input(input_path), modality=modality, device=_device(device))
+
+
 def run_segmentation(workspace: Workspace, input_path: str, output_path: str, task: str, device: str = "cpu",
                      speed: str = "standard", roi_subset: list[str] | None = None,
                      statistics: bool = True) -> dict[str, Any]:

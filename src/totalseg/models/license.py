@@ -256,11 +256,12 @@ def license_task(spec: ModelSpec) -> str:
 
 
 def download_licensed_zip(
-    access: LicenseAccess, spec: ModelSpec, dest: Path, *, progress: bool = True, timeout_s: float = 300,
+    access: LicenseAccess, spec: ModelSpec | str, dest: Path, *, progress: bool = True, timeout_s: float = 300,
     retries: int = 2, backoff_s: float = 2.0,
 ) -> Path:
     """Download the weights zip of a licence-server model to ``dest``, as the official tool asks for it.
 
+    ``spec`` is a model of the task table or a licence-server task name itself (``body_stats_ct``).
     The stored key is sent with the model's licence-server name and the official version
     (``POST {server}/download_weights``). The bytes stream to ``<dest>.part``, which is renamed to
     ``dest`` only when complete (its length as announced); server errors (5xx, 429) and dropped
@@ -276,8 +277,9 @@ def download_licensed_zip(
         >>> download_licensed_zip(LicenseAccess.from_env(), spec, Path(spec.zip_name))  # doctest: +SKIP
         PosixPath('Dataset304_appendicular_bones_ext_1559subj.zip')
     """
-    key = require_license(access.home_dir, license_task(spec))
-    payload = {"license_number": key, "task": license_task(spec), "version": OFFICIAL_VERSION}
+    task = spec if isinstance(spec, str) else license_task(spec)
+    key = require_license(access.home_dir, task)
+    payload = {"license_number": key, "task": task, "version": OFFICIAL_VERSION}
     url = f"{access.server}/download_weights"
     part = Path(dest).with_name(Path(dest).name + ".part")
     failures = 0

@@ -50,7 +50,7 @@ def _document_errors(spec: dict) -> None:
         "type": "object", "required": ["detail"], "title": "Error",
         "properties": {"detail": {"type": "string", "title": "Detail"}}}
     for path, methods in spec["paths"].items():
-        for method, op in methods.items():
+        for op in methods.values():
             codes = {401} if op.get("security") != [] else set()
             codes |= {404} if "{job_id}" in path else set()
             codes |= {400, 413} if "requestBody" in op else set()
