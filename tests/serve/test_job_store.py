@@ -60,6 +60,16 @@ def test_claim_takes_oldest_first_and_update_keeps_other_fields(tmp_path):
     assert store.claim_next() is None
 
 
+def test_merge_meta_keeps_other_entries(tmp_path):
+    store = JobStore(tmp_path)
+    (job_id,) = _queued(store, 1, source="dicom-node", meta={"target": "PACS"})
+    assert store.merge_meta(job_id, delivery={"status": "sent"}).meta == {"target": "PACS",
+                                                                        "delivery": {"status": "sent"}}
+    assert store.merge_meta(job_id, target="ORTHANC").meta == {"target": "ORTHANC", "delivery": {"status": "sent"}}
+    store.delete(job_id)
+    assert store.merge_meta(job_id, x=1) is None and not store.folder(job_id).exists()
+
+
 def test_begin_is_running_and_never_claimed(tmp_path):
     store = JobStore(tmp_path)
     job_id = store.new_folder()

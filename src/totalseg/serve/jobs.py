@@ -134,6 +134,22 @@ class JobStore:
                 release(self._held.pop(job_id, None))
             return job
 
+    def merge_meta(self, job_id: str, **entries: Any) -> Job | None:
+        """Add or replace entries of a job's ``meta`` (read and written under the lock, so entries other
+        threads or processes add meanwhile are kept); ``None`` when the job was deleted.
+
+        Examples:
+            >>> store.merge_meta(job_id, delivery={"status": "sent"}).meta  # doctest: +SKIP
+            {'target': 'PACS@10.0.0.5:104', 'delivery': {'status': 'sent'}}
+        """
+        with self._locked():
+            current = self.get(job_id)
+            if current is None:
+                return None
+            job = dataclasses.replace(current, meta={**current.meta, **entries})
+            self._write(job)
+            return job
+
     def claim_next(self) -> Job | None:
         """The oldest queued job, marked running and held by this process; ``None`` when none waits.
 

@@ -95,7 +95,8 @@ def finish_run(store: JobStore, job_id: str, case: Case) -> None:
     shutil.rmtree(staging, ignore_errors=True)
     multilabel_file(case, staging)
     os.replace(staging, folder / "outputs")
-    store.update(job_id, status="done", progress=1.0, meta={**store.get(job_id).meta, "seconds": case.seconds})
+    store.merge_meta(job_id, seconds=round(case.seconds, 3))
+    store.update(job_id, status="done", progress=1.0)
 
 
 def fail_run(store: JobStore, job_id: str, error: str) -> None:
