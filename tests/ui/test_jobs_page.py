@@ -61,7 +61,8 @@ def _finished_node_job(store: JobStore, case) -> str:
     job_id = store.new_folder()
     (store.folder(job_id) / "input" / case.path.name).write_bytes(case.path.read_bytes())
     store.submit(job_id, options={"task": "total", "fast": True, "ml": True}, input_name=case.path.name,
-                 source="dicom-node", meta={"deliver_to": "PACS@127.0.0.1:11112", "delivered": True})
+                 source="dicom-node", meta={"series_uid": "1.2.3", "modality": "CT", "calling_ae": "PACS",
+                                            "delivery": {"status": "delivered", "target": "PACS@127.0.0.1:11112"}})
     store.update(job_id, status="running", progress=0.3)
     multilabel_file(case, store.folder(job_id) / "outputs")
     store.update(job_id, status="done", progress=1.0)
@@ -77,8 +78,9 @@ def test_api_and_dicom_node_jobs_show_and_open_in_the_viewer(tiny_weights, tmp_p
     _no_errors(at)
     table = at.dataframe[0].value.set_index("id")
     assert table.loc[api_id, ["source", "status", "task", "input"]].tolist() == [
-        "api", "queued", "total (fast)", "image.nii.gz"]  # the name the API stores uploads under
-    assert table.loc[node_id, ["source", "status", "progress", "files"]].tolist() == ["dicom-node", "done", 1.0, 1]
+        "api", "queued", "total (fast)", ct_small_path.name]  # the client's name (stored as image.nii.gz)
+    assert table.loc[node_id, ["source", "status", "progress", "files", "delivery", "input"]].tolist() == [
+        "dicom-node", "done", 1.0, 1, "delivered", "CT series 1.2.3 from PACS"]
     assert list(table.index) == [node_id, api_id]  # newest first
     assert at.selectbox(key="jobs_pick").value == node_id
     assert [b.label for b in at.get("download_button")] == ["Download segmentation.nii.gz"]

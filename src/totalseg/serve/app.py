@@ -143,14 +143,14 @@ def _add_job_routes(app, store: JobStore, *, auth, max_bytes: int, metrics: _Met
             raise fastapi.HTTPException(413, f"upload of {declared} bytes is over the limit of {max_bytes} bytes")
         job_id = store.new_folder()
         try:
-            name, options = await _receive(request, store.folder(job_id) / "input", max_bytes=max_bytes)
+            name, options, client_name = await _receive(request, store.folder(job_id) / "input", max_bytes=max_bytes)
             image = check_upload(store.folder(job_id) / "input" / name, max_bytes=max_bytes)
             check_input_kind(options, image.name)
         except BaseException:
             store.delete(job_id)
             metrics.refused.inc()
             raise
-        store.submit(job_id, options=options, input_name=image.name)
+        store.submit(job_id, options=options, input_name=image.name, meta={"name": client_name})
         metrics.accepted.inc()
         return {"id": job_id}
 
@@ -179,8 +179,9 @@ def _add_job_routes(app, store: JobStore, *, auth, max_bytes: int, metrics: _Met
         store.delete(_job_or_404(store, job_id).id)
 
 
-async def _receive(request, input_dir: Path, *, max_bytes: int) -> tuple[str, dict[str, Any]]:
-    """Parse the multipart body with the byte count checked as it streams; store the ``file`` part."""
+async def _receive(request, input_dir: Path, *, max_bytes: int) -> tuple[str, dict[str, Any], str]:
+    """Parse the multipart body with the byte count checked as it streams; store the ``file`` part.
+    Returns the stored name, the options and the client's file name for display (never a path)."""
     fastapi = _fastapi()
     received = 0
     upstream = request.receive
@@ -211,7 +212,8 @@ async def _receive(request, input_dir: Path, *, max_bytes: int) -> tuple[str, di
     name = stored_name(upload.filename)
     with open(input_dir / name, "xb") as out:
         shutil.copyfileobj(upload.file, out, _CHUNK)
-    return name, options
+    shown = re.sub(r"[\x00-\x1f\x7f]", "", (upload.filename or "").replace("\\", "/").rsplit("/", 1)[-1])
+    return name, options, shown[:200]
 
 
 def _upload_schema() -> dict[str, Any]:

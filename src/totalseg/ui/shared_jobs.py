@@ -114,8 +114,34 @@ def job_rows(store: JobStore) -> list[dict[str, Any]]:
     jobs = sorted(store.all(), key=lambda j: j.created, reverse=True)
     return [{"created": datetime.fromtimestamp(j.created).strftime("%Y-%m-%d %H:%M:%S"), "source": j.source,
              "status": j.status, "progress": float(j.progress), "task": describe_options(j.options),
-             "input": j.meta.get("name") or j.input_name, "error": j.error or "", "files": len(store.files(j.id)),
-             "id": j.id} for j in jobs]
+             "input": input_label(j), "error": j.error or "", "delivery": _delivery(j.meta),
+             "files": len(store.files(j.id)), "id": j.id} for j in jobs]
+
+
+def input_label(job: Job) -> str:
+    """What a job segments, for people: the uploaded file's name, the DICOM series and its sender, or the
+    stored input's name.
+
+    Examples:
+        >>> input_label(Job(id="a", status="done", input_name="image.nii.gz", meta={"name": "ct.nii.gz"}))
+        'ct.nii.gz'
+        >>> input_label(Job(id="a", status="done", input_name="dicom",
+        ...                 meta={"modality": "CT", "series_uid": "1.2.840.99", "calling_ae": "PACS"}))
+        'CT series 1.2.840.99 from PACS'
+    """
+    meta = job.meta
+    if meta.get("name"):
+        return str(meta["name"])
+    if meta.get("series_uid"):
+        sender = f" from {meta['calling_ae']}" if meta.get("calling_ae") else ""
+        return f"{meta.get('modality', '')} series {meta['series_uid']}{sender}".strip()
+    return job.input_name
+
+
+def _delivery(meta: dict[str, Any]) -> str:
+    """The delivery status a front end records (the DICOM node: ``delivered``, ``pending``, ...), else empty."""
+    delivery = meta.get("delivery")
+    return str(delivery.get("status") or "") if isinstance(delivery, dict) else ""
 
 
 def describe_options(options: dict[str, Any]) -> str:
@@ -147,7 +173,7 @@ def open_job(store: JobStore, job: Job) -> Case:
 
     if not can_open(store, job):
         raise InputError(f"job {job.id}: no segmentation.nii.gz with its input to open; pick a finished job")
-    case = open_case(job.meta.get("name") or job.input_name, store.folder(job.id) / "input" / job.input_name)
+    case = open_case(input_label(job), store.folder(job.id) / "input" / job.input_name)
     img = nib.load(store.folder(job.id) / "outputs" / "segmentation.nii.gz")
     labels = LabelVolume(np.asanyarray(img.dataobj), affine=img.affine, header=img.header)
     if labels.shape != case.image.shape:

@@ -7,7 +7,7 @@ import streamlit as st
 
 from totalseg.serve.jobs import Job, JobStore
 from totalseg.ui.config import AppConfig
-from totalseg.ui.shared_jobs import can_open, describe_options, job_rows, open_job
+from totalseg.ui.shared_jobs import can_open, describe_options, input_label, job_rows, open_job
 from totalseg.ui.views import session
 
 REFRESH_S = 2.0
@@ -54,7 +54,7 @@ def _table(store: JobStore, *, active: bool) -> None:
 
 def _details(store: JobStore, job: Job) -> None:
     st.subheader(f"{job.source} job {job.id[:8]}: {job.status}")
-    st.caption(f"{describe_options(job.options)}; input {job.meta.get('name') or job.input_name}")
+    st.caption(f"{describe_options(job.options)}; input {input_label(job)}")
     if job.error:
         st.error(job.error, icon="⚠️")
     if job.meta:
