@@ -50,3 +50,33 @@ def test_answers_conform_to_published_spec(label, mode, tiny_settings, tmp_path)
                                transport_kwargs={"base_url": BASE_URL})
 
     check()
+
+
+def test_answers_about_a_real_job_conform_to_published_spec(tiny_settings, tmp_path, wait_done):
+    """A job that ran (tiny weights): its status, file list, a result file and its deletion, each
+    answer checked against the spec (generated ids never name a real job)."""
+    from fastapi.testclient import TestClient
+
+    app = create_app(tiny_settings, tmp_path / "data", token="s3cret", start_workers=True)
+    ct = Path(__file__).resolve().parents[1] / "data" / "ct_small_3mm.nii.gz"
+    with TestClient(app) as client:
+        reply = client.post("/jobs", headers=AUTH, data={"task": "total", "fast": "true", "ml": "false",
+                                                         "statistics": "true"},
+                            files={"file": ("ct.nii.gz", ct.read_bytes())})
+        assert reply.status_code == 201, reply.text
+        job_id = reply.json()["id"]
+        assert wait_done(client, job_id)["status"] == "done"
+    app = create_app(tiny_settings, tmp_path / "data", token="s3cret", start_workers=False)  # the same store
+    names = ["masks.zip", "segmentation.nii.gz", "statistics.json"]
+    calls = [("GET /jobs/{job_id}", {"job_id": job_id}), ("GET /jobs/{job_id}/files", {"job_id": job_id}),
+             *[("GET /jobs/{job_id}/files/{name}", {"job_id": job_id, "name": name}) for name in names],
+             ("DELETE /jobs/{job_id}", {"job_id": job_id}), ("GET /jobs/{job_id}", {"job_id": job_id})]
+    answers = []
+    for label, params in calls:
+        case = _operation(label, app).Case(path_parameters=params)
+        response = case.call(base_url=BASE_URL, headers=AUTH)
+        case.validate_response(response, headers=AUTH, transport_kwargs={"base_url": BASE_URL})
+        answers.append(response.status_code)
+        if label == "GET /jobs/{job_id}/files":
+            assert response.json() == names
+    assert answers == [200, 200, 200, 200, 200, 204, 404]

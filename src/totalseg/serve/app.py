@@ -18,6 +18,9 @@ from totalseg.serve.worker import WorkerPool
 from totalseg.settings import Settings
 
 _JOB_ID = re.compile(r"[0-9a-f]{32}")
+# The content type of a result file by its ending (NIfTI and anything else: octet-stream).
+_MEDIA_TYPES = {".json": "application/json", ".zip": "application/zip", ".png": "image/png",
+                ".dcm": "application/dicom", "": "application/octet-stream"}
 _CHUNK = 1 << 20
 
 
@@ -165,13 +168,14 @@ def _add_job_routes(app, store: JobStore, *, auth, max_bytes: int, metrics: _Met
         return store.files(_job_or_404(store, job_id).id)
 
     @app.get("/jobs/{job_id}/files/{name}", dependencies=[auth], response_class=FileResponse, response_model=None,
-             responses={200: {"content": {"application/octet-stream": {}}}})
+             responses={200: {"content": {media_type: {} for media_type in sorted(set(_MEDIA_TYPES.values()))}}})
     def result(job_id: str, name: str):
         """One result file, e.g. ``segmentation.nii.gz`` (the multilabel segmentation)."""
         job = _job_or_404(store, job_id)
         if name not in store.files(job.id):
             raise fastapi.HTTPException(404, f"job {job_id} has no file {name!r}; GET /jobs/{job_id}/files lists them")
-        return FileResponse(store.folder(job.id) / "outputs" / name, filename=name)
+        media_type = _MEDIA_TYPES.get(Path(name).suffix, _MEDIA_TYPES[""])
+        return FileResponse(store.folder(job.id) / "outputs" / name, filename=name, media_type=media_type)
 
     @app.delete("/jobs/{job_id}", status_code=204, dependencies=[auth])
     def delete(job_id: str) -> None:
