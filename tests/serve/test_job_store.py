@@ -209,6 +209,6 @@ def test_serve_data_dir_defaults_to_the_shared_store(monkeypatch, tmp_path):
 def test_api_jobs_record_source_and_the_clients_file_name(make_client, ct_small_path, data_dir):
     with make_client(start_workers=False) as client, open(ct_small_path, "rb") as f:
         reply = client.post("/jobs", headers={"Authorization": "Bearer s3cret"},
-                            files={"file": ("..\\evil/dir/\x07ct scan.nii.gz", f)})
+                            files={"file": ("..\\evil/dir\\ct scan.nii.gz", f)})
     job = JobStore(data_dir).get(reply.json()["id"])
     assert (job.source, job.meta, job.input_name) == ("api", {"name": "ct scan.nii.gz"}, "image.nii.gz")
