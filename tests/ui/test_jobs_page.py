@@ -157,6 +157,25 @@ def test_app_runs_are_recorded_in_the_store(tiny_weights, tmp_path, ct_small_pat
     assert at.dataframe[0].value[["source", "status", "input"]].values.tolist() == [["app", "done", ct_small_path.name]]
 
 
+def test_an_unusable_job_store_does_not_stop_a_run(tiny_weights, tmp_path, phantom_case):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    at = _jobs_app(tiny_weights, blocker / "store", page="Segment")
+    at.session_state["case"] = phantom_case
+    at.run()
+    at.radio(key="mode").set_value("fastest")
+    at.get("form_submit_button")[0].click()
+    at.run()
+    assert "not recorded on the Jobs page" in at.warning[0].value
+    deadline = time.monotonic() + 90
+    while "outcome" not in at.session_state and time.monotonic() < deadline:
+        time.sleep(0.3)
+        at.run()
+    assert at.session_state["outcome"].state == "done"  # the run itself went ahead
+    at.sidebar.radio(key="page").set_value("Jobs").run()
+    assert not at.exception and "cannot open" in at.error[0].value
+
+
 def test_failed_app_run_is_recorded_failed(tiny_settings, tmp_path, phantom_case):
     store = JobStore(tmp_path / "shared")
     with pytest.raises(Exception, match="no_such_task|not a task|unknown task"):

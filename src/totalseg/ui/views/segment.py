@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
+from totalseg.errors import InputError
 from totalseg.models.store import WeightsStore
 from totalseg.models.tasks import MODES, TASK_NAMES, get_task
 from totalseg.ui.case import Case, RunChoice, open_case
@@ -121,7 +122,7 @@ def _submit(case: Case, choice: RunChoice, config: AppConfig) -> None:
         return
     total = estimate_tiles(case.image, the_task, WeightsStore(config.settings.weights_dir), choice.roi_subset)
 
-    store = session.job_store(str(config.job_store)) if config.job_store is not None else None
+    store = _job_store(config)
 
     def work(job: Job) -> Case:
         return segment_recorded(store, case, choice, settings=config.settings, download=config.download,
@@ -130,6 +131,18 @@ def _submit(case: Case, choice: RunChoice, config: AppConfig) -> None:
     label = f"{choice.task} ({choice.mode}) on {case.name}"
     st.session_state.pop(session.OUTCOME, None)
     st.session_state[session.JOB] = session.runner(config.workers).submit(work, label=label, total_ticks=total)
+
+
+def _job_store(config: AppConfig):
+    """The shared job store the run is recorded in; ``None`` (the run still happens, unrecorded, with a
+    warning) when there is none or it cannot be opened."""
+    if config.job_store is None:
+        return None
+    try:
+        return session.job_store(str(config.job_store))
+    except InputError as exc:
+        st.warning(f"{exc}; this run is not recorded on the Jobs page", icon="ℹ️")
+        return None
 
 
 _STAGES = {"": "starting", "load": "loading the models", "predict": "predicting", "write": "finishing"}
