@@ -68,4 +68,4 @@ def test_missing_model_without_a_key_is_a_tool_error(tmp_path, monkeypatch):
 
     result = _session(tmp_path, work)
     assert result.is_error and "needs a licence key" in result.content[0].text
-    assert not (tmp_path / "weights" / ROOT_FOLDER / MODEL_FOLDERS["mr"]).exists()
+    assert not (tmp_path / "weights").exists()  # refused before anything was written

@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
+from totalseg.imaging.volume import Volume
 from totalseg.measure.body_stats_model import DEFAULT_TARGETS, FOLDS, ensure_model, load_fold
 from totalseg.settings import Settings
 
@@ -66,11 +69,10 @@ def estimate_body_stats(input: str | os.PathLike, *, modality: str, settings: Se
     return with_bmi_and_bsa(format_body_stats(preds, hparams, modality))
 
 
-def predict(vol, folder, *, modality: str, device, folds: Sequence[int] = FOLDS) -> tuple[np.ndarray, dict]:
+def predict(vol: Volume, folder: Path, *, modality: str, device: torch.device,
+            folds: Sequence[int] = FOLDS) -> tuple[np.ndarray, dict[str, Any]]:
     """De-normalized predictions ``(folds, targets)`` float32 and the first fold's hyper-parameters
     (which, as in the official code, also shape the input)."""
-    import torch
-
     from totalseg.measure.body_stats_input import model_input
 
     preds, first = [], None

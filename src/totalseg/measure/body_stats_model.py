@@ -66,10 +66,11 @@ def ensure_model(weights_dir: Path, modality: str, *, download: bool = True, acc
     if not download:
         raise WeightsError(f"the body-statistics model {folder} is missing; allow downloads (a licence key is "
                            f"needed: `totalseg license set KEY`) or place the official folder there")
-    from totalseg.models.license import LicenseAccess, download_licensed_zip
+    from totalseg.models.license import LicenseAccess, download_licensed_zip, require_license
     from totalseg.transfer.archive import safe_extract
 
     access = access or LicenseAccess.from_env()
+    require_license(access.home_dir, LICENSE_TASKS[modality])  # before anything is written
     folder.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder.parent, prefix=".download-") as tmp:
         zip_path = download_licensed_zip(access, LICENSE_TASKS[modality], Path(tmp) / "model.zip", progress=progress)
