@@ -17,8 +17,9 @@ def register(subparsers) -> None:
                     "--quiet-seconds, and send the DICOM-SEG (and RTSTRUCT) back by C-STORE or STOW-RS. "
                     "Jobs live in the job store of --data-dir, shared with `totalseg serve` (docs/dicom-node.md).",
     )
-    p.add_argument("--data-dir", dest="data_dir", required=True, metavar="DIR",
-                   help="job store and received instances (kept across restarts)")
+    p.add_argument("--data-dir", dest="data_dir", metavar="DIR",
+                   help="job store (shared with `totalseg serve` and the web app) and received instances, kept "
+                        "across restarts (default $TOTALSEG_DATA_DIR, else ~/.totalsegmentator/serve)")
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=11112, help="DICOM port (default 11112)")
     p.add_argument("--aet", default="TOTALSEG", help="this node's AE title (default TOTALSEG)")
@@ -71,13 +72,13 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:
         raise InputError("totalseg dicom-node needs: pip install 'totalseg[node]'") from None
     from totalseg.dicomnode.node import DicomNode
-    from totalseg.settings import Settings
+    from totalseg.settings import Settings, default_data_dir
 
     config = node_config(args)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s totalseg dicom-node: %(message)s")
     logging.getLogger("totalseg.dicomnode").setLevel(logging.INFO)  # pynetdicom and highdicom: warnings only
-    node = DicomNode(args.data_dir, config, settings=Settings.from_env(), n_workers=args.workers,
-                     device=args.device)
+    node = DicomNode(args.data_dir or default_data_dir(), config, settings=Settings.from_env(),
+                     n_workers=args.workers, device=args.device)
     try:
         node.start()
     except OSError as exc:
