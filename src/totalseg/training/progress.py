@@ -42,6 +42,17 @@ class TrainingLog:
             return mean_fg_dice
         return EMA_WEIGHT * self.records[-1].ema_fg_dice + (1 - EMA_WEIGHT) * mean_fg_dice
 
+    def is_best(self, record: EpochRecord) -> bool:
+        """Whether ``record`` beats every logged epoch's moving-average pseudo Dice (nnU-Net's rule
+        for ``checkpoint_best.pth``; ties keep the earlier epoch)."""
+        return record.ema_fg_dice > max((r.ema_fg_dice for r in self.records), default=-1.0)
+
+    def best_epoch(self) -> int | None:
+        """The epoch ``checkpoint_best.pth`` holds: the first with the highest moving average."""
+        if not self.records:
+            return None
+        return max(self.records, key=lambda r: (r.ema_fg_dice, -r.epoch)).epoch
+
     def to_state(self) -> list[dict]:
         return [asdict(r) for r in self.records]
 

@@ -7,15 +7,20 @@ epoch and its moving average choosing ``checkpoint_best.pth``. ``checkpoint_late
 after every epoch and a run resumes from it; ``checkpoint_final.pth`` is written when the epochs are
 done or the time budget runs out. The validation cases are then segmented with the inference
 pipeline and scored with ``totalseg.evaluation`` (``fold_0/validation/summary.json``).
+
+With a time budget (``max_minutes``) the run stops after the iteration that would leave too little
+time for the epoch's validation, its checkpoints and the final validation (``budget.Deadline``);
+with ``fit_budget`` the plan, epochs and iterations are chosen for the budget first
+(``budget_plan``) and the poly learning rate follows the run's progress in iterations or time.
+Inference (ours and nnU-Net's predictor) loads ``checkpoint_final.pth``, as nnU-Net does.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +34,10 @@ from totalseg.models.checkpoint import load_checkpoint
 from totalseg.models.network import build_network, load_weights
 from totalseg.models.plans import ModelConfig
 from totalseg.training.augment import default_augmentation, no_augmentation
+from totalseg.training.budget import Deadline, poly_lr
+from totalseg.training.budget_plan import BudgetChoice, choose_budget_plan, write_budget
 from totalseg.training.export import checkpoint_state, model_folder, save_checkpoint, write_model_json
-from totalseg.training.fingerprint import compute_fingerprint
+from totalseg.training.fingerprint import Fingerprint, compute_fingerprint
 from totalseg.training.loader import PatchLoader
 from totalseg.training.loss import deep_supervision_loss
 from totalseg.training.planner import CONFIGURATION, PlannerOptions, Topology, estimate_memory_gb, plan_experiment
@@ -56,12 +63,15 @@ class TrainOptions:
     seed: int = 0
     loader_threads: int = 1
     final_validation: bool = True
+    fit_budget: bool = False  # with max_minutes: choose plan, epochs and iterations for the budget
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.iterations_per_epoch < 1 or self.val_iterations < 0:
             raise InputError("--epochs and --iterations must be at least 1")
         if self.max_minutes is not None and not self.max_minutes > 0:
             raise InputError(f"--max-minutes must be positive, got {self.max_minutes}")
+        if self.fit_budget and self.max_minutes is None:
+            raise InputError("fitting a run to a budget needs --max-minutes")
 
 
 @dataclass(frozen=True)
@@ -72,6 +82,8 @@ class TrainResult:
     epochs_done: int
     stopped_early: bool
     validation_dice: float | None
+    iterations_done: int = 0
+    budget: dict | None = None  # what budget.json holds (the choice and how the run ended)
 
 
 def train(
@@ -103,10 +115,11 @@ def train(
         >>> result = train("Dataset900_Phantom", "model", planner=PlannerOptions(config="3mm"))  # doctest: +SKIP
         >>> totalseg.segment("ct.nii.gz", "seg.nii.gz", model_dir=result.model_dir, ml=True)  # doctest: +SKIP
     """
+    started = time.monotonic()
     dataset = RawDataset.from_folder(raw_dir)
     torch_device = device_from_name(device)
     folder = model_folder(Path(out_dir), mirror=options.mirror)
-    plans = _plans(dataset, folder, planner, resume, quiet, log)
+    plans, fingerprint = _plans(dataset, folder, planner, resume, quiet, log)
     config = ModelConfig.from_dicts(plans, dataset.dataset_json)
     cache = Path(cache_dir) if cache_dir is not None else Path(out_dir) / "preprocessed"
     with tqdm(total=len(dataset.cases), desc="Preprocessing", unit="case", disable=quiet, leave=False) as bar:
@@ -114,11 +127,49 @@ def train(
     train_ids, val_ids = dataset.split(options.fold)
     if not val_ids:
         log("No validation cases in this fold: the pseudo Dice is measured on training cases")
+    deadline, choice = None, None
+    if options.max_minutes is not None:
+        end = started + options.max_minutes * 60
+        deadline = Deadline(started, end, 0.0, options.epochs * options.iterations_per_epoch)
+        if options.fit_budget and not resume:
+            choice = choose_budget_plan(fingerprint, dataset.dataset_json, dataset.root.name, planner,
+                                        [cases[i] for i in train_ids], torch_device, budget_s=options.max_minutes * 60,
+                                        deadline=end, n_val_cases=len(val_ids) if options.final_validation else 0,
+                                        log=log)
+            plans, options = choice.plans, _scheduled(options, choice)
+            config = ModelConfig.from_dicts(plans, dataset.dataset_json)
+            write_model_json(folder, plans, dataset.dataset_json)
+            write_budget(folder, choice.record())
+            log(choice.summary())
+            deadline = Deadline(time.monotonic(), end, choice.reserve_s, choice.schedule.planned_iterations)
     run = _Run(folder, plans, dataset.dataset_json, config, options, torch_device, quiet, log)
     run.setup([cases[i] for i in train_ids], [cases[i] for i in val_ids or train_ids], resume=resume)
-    stopped_early = run.fit()
+    if choice is not None:
+        run.epoch_end_s = choice.epoch_end_s
+    stopped_early = run.fit(deadline, by_progress=choice is not None)
     dice = _final_validation(dataset, val_ids, folder, torch_device, log) if options.final_validation else None
-    return TrainResult(folder, len(run.log.records), stopped_early, dice)
+    iterations = sum(r.iterations for r in run.log.records)
+    budget = _finish_budget(folder, choice, run, started, stopped_early, dice) if choice is not None else None
+    return TrainResult(folder, len(run.log.records), stopped_early, dice, iterations, budget)
+
+
+def _scheduled(options: TrainOptions, choice: BudgetChoice) -> TrainOptions:
+    s = choice.schedule
+    return replace(options, epochs=s.epochs, iterations_per_epoch=s.iterations_per_epoch,
+                   val_iterations=s.val_iterations, initial_lr=s.initial_lr)
+
+
+def _finish_budget(folder: Path, choice: BudgetChoice, run: _Run, started: float, stopped: bool,
+                   dice: float | None) -> dict:
+    """Add how the run ended to ``budget.json``."""
+    records = run.log.records
+    record = {**choice.record(), "done": {
+        "epochs": len(records), "iterations": sum(r.iterations for r in records),
+        "train_seconds": round(sum(r.train_seconds for r in records), 1),
+        "seconds": round(time.monotonic() - started, 1), "stopped_by_deadline": stopped,
+        "best_epoch": run.log.best_epoch(), "validation_mean_dice": dice}}
+    write_budget(folder, record)
+    return record
 
 
 def plan(
@@ -148,14 +199,15 @@ def plan(
     return folder / "plans.json"
 
 
-def _plans(dataset: RawDataset, folder: Path, planner: PlannerOptions, resume: bool, quiet: bool, log) -> dict:
+def _plans(dataset: RawDataset, folder: Path, planner: PlannerOptions, resume: bool, quiet: bool,
+           log) -> tuple[dict, Fingerprint | None]:
     import json
 
     latest = folder / "fold_0" / "checkpoint_latest.pth"
     if resume:
         if not latest.is_file():
             raise InputError(f"{latest} not found; nothing to resume (train without --resume first)")
-        return json.loads((folder / "plans.json").read_text())
+        return json.loads((folder / "plans.json").read_text()), None
     if latest.is_file() or (folder / "fold_0" / "checkpoint_final.pth").is_file():
         raise InputError(f"{folder} already holds a trained model; pass --resume to continue it "
                          "or choose another --out")
@@ -170,7 +222,7 @@ def _plans(dataset: RawDataset, folder: Path, planner: PlannerOptions, resume: b
         f"{arch['n_stages']} stages, features {arch['features_per_stage']}, "
         f"batch Dice {conf['batch_dice']}, ~{memory:.1f} GB training memory")
     write_model_json(folder, plans, dataset.dataset_json)
-    return plans
+    return plans, fingerprint
 
 
 class _Run:
@@ -181,6 +233,7 @@ class _Run:
         self.options, self.device, self.quiet, self.print = options, device, quiet, log
         self.log = TrainingLog()
         self.start_epoch = 0
+        self.epoch_end_s = 0.0  # validation and checkpoints after an epoch: measured after the first
 
     def setup(self, train_cases, val_cases, *, resume: bool) -> None:
         torch.manual_seed(self.options.seed)
@@ -203,53 +256,81 @@ class _Run:
         if resume:
             self._restore(self.folder / "fold_0" / "checkpoint_latest.pth")
 
-    def fit(self) -> bool:
-        """Train until the epochs are done or the time budget is spent; True when stopped by the budget."""
-        opts = self.options
-        deadline = time.monotonic() + opts.max_minutes * 60 if opts.max_minutes else math.inf
+    def fit(self, deadline: Deadline | None = None, *, by_progress: bool = False) -> bool:
+        """Train until the epochs are done or ``deadline`` says stop; True when stopped by the deadline.
+
+        ``by_progress``: the learning rate follows ``deadline.progress`` every iteration instead of
+        nnU-Net's per-epoch poly schedule. An interrupt (Ctrl-C) writes ``checkpoint_final.pth`` first.
+        """
         stopped = False
-        for epoch in range(self.start_epoch, opts.epochs):
-            lr = opts.initial_lr * (1 - epoch / opts.epochs) ** 0.9
-            for group in self.optimizer.param_groups:
-                group["lr"] = lr
-            started = time.monotonic()
-            if self.device.type == "cuda":
-                torch.cuda.reset_peak_memory_stats(self.device)
-            train_loss, iterations = self._train_epoch(epoch, deadline)
-            train_seconds = time.monotonic() - started
-            val_loss, per_class = self._validate()
-            mean = float(np.nanmean(per_class)) if not np.all(np.isnan(per_class)) else 0.0
-            peak = torch.cuda.max_memory_allocated(self.device) / 1024**3 if self.device.type == "cuda" else None
-            record = EpochRecord(epoch, train_loss, val_loss, [float(d) for d in per_class], mean,
-                                 self.log.next_ema(mean), lr, time.monotonic() - started, iterations,
-                                 train_seconds, peak)
-            best = record.ema_fg_dice > max((r.ema_fg_dice for r in self.log.records), default=-1.0)
-            self.log.records.append(record)
-            self._save("checkpoint_latest.pth", epoch + 1)
-            if best:
-                self._save("checkpoint_best.pth", epoch + 1)
-            self.log.write(self.folder / "fold_0")
-            self.print(f"epoch {epoch}: train loss {train_loss:.4f}, val loss {val_loss:.4f}, pseudo dice "
-                       f"{mean:.4f} (ema {record.ema_fg_dice:.4f}), lr {lr:.5f}, {record.seconds:.1f} s")
-            if time.monotonic() >= deadline:
-                stopped = epoch + 1 < opts.epochs
-                break
+        try:
+            for epoch in range(self.start_epoch, self.options.epochs):
+                if self.log.records and deadline is not None and deadline.stop_now(
+                        now=time.monotonic(), epoch_end_s=self.epoch_end_s):
+                    stopped = True
+                    break
+                if self._epoch(epoch, deadline, by_progress):
+                    last = self.log.records[-1]
+                    stopped = epoch + 1 < self.options.epochs or last.iterations < self.options.iterations_per_epoch
+                    break
+        except KeyboardInterrupt:
+            if self.log.records:
+                self._save("checkpoint_final.pth", len(self.log.records))
+            raise
         self._save("checkpoint_final.pth", len(self.log.records))
         return stopped
 
-    def _train_epoch(self, epoch: int, deadline: float) -> tuple[float, int]:
-        losses = []
+    def _epoch(self, epoch: int, deadline: Deadline | None, by_progress: bool) -> bool:
+        """Train, validate, log and checkpoint one epoch; True when the deadline cut it short."""
+        opts = self.options
+        lr = opts.initial_lr * (1 - epoch / opts.epochs) ** 0.9
+        self._set_lr(lr)
+        started = time.monotonic()
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+        train_loss, iterations, cut = self._train_epoch(epoch, deadline, by_progress)
+        if by_progress:
+            lr = self.optimizer.param_groups[0]["lr"]
+        train_seconds = time.monotonic() - started
+        val_loss, per_class = self._validate()
+        mean = float(np.nanmean(per_class)) if not np.all(np.isnan(per_class)) else 0.0
+        peak = torch.cuda.max_memory_allocated(self.device) / 1024**3 if self.device.type == "cuda" else None
+        record = EpochRecord(epoch, train_loss, val_loss, [float(d) for d in per_class], mean,
+                             self.log.next_ema(mean), lr, time.monotonic() - started, iterations,
+                             train_seconds, peak)
+        best = self.log.is_best(record)
+        self.log.records.append(record)
+        self._save("checkpoint_latest.pth", epoch + 1)
+        if best:
+            self._save("checkpoint_best.pth", epoch + 1)
+        self.log.write(self.folder / "fold_0")
+        self.epoch_end_s = time.monotonic() - started - train_seconds
+        self.print(f"epoch {epoch}: train loss {train_loss:.4f}, val loss {val_loss:.4f}, pseudo dice "
+                   f"{mean:.4f} (ema {record.ema_fg_dice:.4f}), lr {lr:.5f}, {iterations} it, {record.seconds:.1f} s")
+        return cut or (deadline is not None and deadline.stop_now(now=time.monotonic(), epoch_end_s=self.epoch_end_s))
+
+    def _set_lr(self, lr: float) -> None:
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+    def _train_epoch(self, epoch: int, deadline: Deadline | None, by_progress: bool) -> tuple[float, int, bool]:
+        losses, cut = [], False
         batches = self.train_loader.epoch(epoch, self.options.iterations_per_epoch,
                                           threads=self.options.loader_threads)
         bar = tqdm(batches, total=self.options.iterations_per_epoch, desc=f"Epoch {epoch}", unit="it",
                    disable=self.quiet, leave=False)
         for batch in bar:
+            if by_progress:
+                done = sum(r.iterations for r in self.log.records) + len(losses)
+                progress = deadline.progress(now=time.monotonic(), iterations=done, epoch_end_s=self.epoch_end_s)
+                self._set_lr(poly_lr(self.options.initial_lr, progress))
             losses.append(self._step(batch.image.to(self.device), batch.seg.to(self.device)))
             bar.set_postfix(loss=f"{losses[-1]:.4f}")
-            if time.monotonic() >= deadline:
+            if deadline is not None and deadline.stop_now(now=time.monotonic(), epoch_end_s=self.epoch_end_s):
+                cut = len(losses) < self.options.iterations_per_epoch
                 break
         bar.close()
-        return float(np.mean(losses)), len(losses)
+        return float(np.mean(losses)), len(losses), cut
 
     def _step(self, image: torch.Tensor, seg: torch.Tensor) -> float:
         self.optimizer.zero_grad(set_to_none=True)

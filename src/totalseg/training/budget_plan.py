@@ -1,0 +1,137 @@
+"""The plan of a budgeted run: plan every rung of the ladder, measure it, choose, and say why.
+
+The rungs are measured from the smallest up; once one cannot converge in the budget, the larger
+ones (slower, and needing more iterations) cannot either and are not measured. The choice, every
+candidate's plan and measured speed, and the reason are logged and written to ``budget.json``
+beside ``plans.json``; the end of the run (epochs and iterations done, seconds) is added to it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from totalseg.engine.grid import tile_count
+from totalseg.io.atomic import atomic_write_text
+from totalseg.training.budget import LADDER, Rung, Schedule, Speed, choose_schedule
+from totalseg.training.fingerprint import Fingerprint
+from totalseg.training.planner import CONFIGURATION, PlannerOptions, plan_experiment
+from totalseg.training.preprocessing import CachedCase
+from totalseg.training.speed import measure_speed
+
+# Per validation case of the final validation: reading, preprocessing, export (CPU seconds, generous).
+CASE_OVERHEAD_S = 1.5
+SAFETY_S = 3.0
+CHECKPOINT_S = 1.0  # writing checkpoints and the log after an epoch, before it is measured
+
+
+@dataclass(frozen=True)
+class BudgetChoice:
+    """The plans chosen for a budget, its schedule, the candidates and the time kept for the end."""
+
+    plans: dict
+    schedule: Schedule
+    candidates: list[dict]
+    reserve_s: float
+    budget_s: float
+    train_s: float
+    epoch_end_s: float  # expected validation and checkpoint time after each epoch
+
+    def record(self) -> dict:
+        return {"budget_s": round(self.budget_s, 1), "train_s": round(self.train_s, 1),
+                "reserve_s": round(self.reserve_s, 1), "chosen": self.schedule.to_json(),
+                "candidates": self.candidates}
+
+    def summary(self) -> str:
+        measured = ", ".join(f"{c['name']} {c['iterations_per_s']:.2f} it/s" for c in self.candidates
+                             if c.get("iterations_per_s") is not None)
+        s = self.schedule
+        conf = self.plans["configurations"][CONFIGURATION]
+        feats = conf["architecture"]["arch_kwargs"]["features_per_stage"]
+        return (f"Budget {self.budget_s / 60:.1f} min ({self.train_s:.0f} s to train): measured {measured}; "
+                f"chose {s.rung} (patch {conf['patch_size']}, batch {conf['batch_size']}, features "
+                f"{feats[0]}..{feats[-1]}), {s.epochs} epochs x {s.iterations_per_epoch} iterations, "
+                f"lr {s.initial_lr}: {s.reason}")
+
+
+def choose_budget_plan(
+    fingerprint: Fingerprint,
+    dataset_json: dict,
+    name: str,
+    planner: PlannerOptions,
+    cases: Sequence[CachedCase],
+    device: torch.device,
+    *,
+    budget_s: float,
+    deadline: float,
+    n_val_cases: int,
+    log: Callable[[str], None] = print,
+    ladder: Sequence[Rung] = LADDER,
+) -> BudgetChoice:
+    """Plan, measure and choose for a run that must end at ``deadline`` (``time.monotonic()``).
+
+    Examples:
+        >>> choice = choose_budget_plan(fp, dataset_json, "D", PlannerOptions(config="3mm"), cases,
+        ...                             torch.device("cpu"), budget_s=480, deadline=time.monotonic() + 470,
+        ...                             n_val_cases=5)  # doctest: +SKIP
+        >>> choice.schedule.rung  # doctest: +SKIP
+        'small'
+    """
+    full = plan_experiment(fingerprint, dataset_json, options=planner, name=name)
+    full_patch_xyz = full["configurations"][CONFIGURATION]["patch_size"][::-1]
+    seconds = min(4.0, max(1.0, 0.02 * budget_s))
+    plans, speeds, candidates, stop = {}, {}, [], None
+    for rung in reversed(ladder):  # smallest first
+        rung_plans = full if rung.base_features is None else plan_experiment(
+            fingerprint, dataset_json, options=rung.planner_options(planner, full_patch_xyz), name=name)
+        entry = _describe(rung, rung_plans)
+        if stop is not None:
+            candidates.append({**entry, "iterations_per_s": None, "skipped": stop})
+            continue
+        plans[rung.name] = rung_plans
+        speeds[rung.name] = measure_speed(rung_plans, dataset_json, cases, device, seconds=seconds)
+        alone = choose_schedule({rung.name: speeds[rung.name]}, _train_seconds(deadline, plans, speeds, n_val_cases),
+                                ladder=[rung])
+        candidates.append({**entry, "iterations_per_s": round(speeds[rung.name].iterations_per_s, 3),
+                           "val_batch_s": round(speeds[rung.name].val_batch_s, 4),
+                           "affordable_iterations": alone.planned_iterations})
+        if alone.planned_iterations < rung.iterations_to_converge:
+            stop = f"not measured: {rung.name} already cannot converge in the budget, and larger plans are slower"
+    train_s = _train_seconds(deadline, plans, speeds, n_val_cases)
+    schedule = choose_schedule(speeds, train_s, ladder=ladder)
+    chosen = plans[schedule.rung]
+    speed = speeds[schedule.rung]
+    reserve = _reserve_s(chosen, speed, n_val_cases)
+    epoch_end = schedule.val_iterations * speed.val_batch_s + CHECKPOINT_S
+    return BudgetChoice(chosen, schedule, candidates[::-1], reserve, budget_s, train_s[schedule.rung], epoch_end)
+
+
+def write_budget(folder: Path, record: dict) -> None:
+    """``budget.json`` beside ``plans.json`` (replaced atomically)."""
+    atomic_write_text(folder / "budget.json", json.dumps(record, indent=2))
+
+
+def _describe(rung: Rung, plans: dict) -> dict:
+    conf = plans["configurations"][CONFIGURATION]
+    arch = conf["architecture"]["arch_kwargs"]
+    return {"name": rung.name, "patch_size": conf["patch_size"], "batch_size": conf["batch_size"],
+            "n_stages": arch["n_stages"], "features_per_stage": arch["features_per_stage"],
+            "iterations_to_converge": rung.iterations_to_converge}
+
+
+def _reserve_s(plans: dict, speed: Speed, n_val_cases: int) -> float:
+    """Time kept for the final checkpoint and the final validation (sliding window on each case)."""
+    conf = plans["configurations"][CONFIGURATION]
+    per_tile = speed.val_batch_s / conf["batch_size"]
+    tiles = tile_count(tuple(conf["median_image_size_in_voxels"]), tuple(conf["patch_size"]), 0.5)
+    return n_val_cases * (tiles * per_tile + CASE_OVERHEAD_S) + SAFETY_S
+
+
+def _train_seconds(deadline: float, plans: dict, speeds: dict, n_val_cases: int) -> dict[str, float]:
+    now = time.monotonic()
+    return {name: deadline - now - _reserve_s(plans[name], speeds[name], n_val_cases) for name in speeds}
