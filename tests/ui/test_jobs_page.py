@@ -196,6 +196,23 @@ def test_a_run_of_a_stopped_app_shows_failed(tiny_weights, tmp_path, phantom_cas
     assert "web app stopped" in at.error[0].value
 
 
+def test_a_result_the_store_cannot_take_still_reaches_the_page(tiny_settings, tmp_path, phantom_case, monkeypatch):
+    from totalseg.errors import OutputError
+    from totalseg.ui import shared_jobs
+
+    def full_disk(case, folder):
+        folder.mkdir()
+        raise OutputError(f"{folder}/segmentation.nii.gz: cannot write (No space left on device)")
+
+    monkeypatch.setattr(shared_jobs, "multilabel_file", full_disk)
+    store = JobStore(tmp_path / "shared")
+    result = segment_recorded(store, phantom_case, RunChoice(mode="fastest"), settings=tiny_settings, download=False)
+    assert result.labels is not None
+    (job,) = store.all()
+    assert job.status == "failed" and "could not be stored" in job.error and "No space left" in job.error
+    assert not (store.folder(job.id) / "staging").exists() and store.files(job.id) == []
+
+
 def test_no_store_configured_says_how(make_app):
     at = make_app(page="Jobs")
     assert not at.exception and "--job-store" in at.info[0].value

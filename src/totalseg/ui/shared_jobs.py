@@ -10,6 +10,7 @@ gets the result and tile-by-tile progress as before), and the store gets a job t
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from collections.abc import Callable
@@ -22,6 +23,8 @@ from totalseg.serve.jobs import Job, JobStore
 from totalseg.settings import Settings
 from totalseg.ui.case import Case, RunChoice, open_case, segment_case
 from totalseg.ui.export import multilabel_file
+
+log = logging.getLogger(__name__)
 
 STAGE_PROGRESS = {"load": 0.1, "predict": 0.3, "write": 0.9}
 """Progress recorded in the store when a run enters a stage (the page counts tiles itself)."""
@@ -47,22 +50,38 @@ def segment_recorded(store: JobStore | None, case: Case, choice: RunChoice, *, s
     Examples:
         >>> case = segment_recorded(store, case, RunChoice(), settings=settings, download=False)  # doctest: +SKIP
     """
-    if store is None:
+    job_id = None if store is None else _best_effort(lambda: record_run(store, case, choice), "record the run")
+    if job_id is None:
         return segment_case(case, choice, settings=settings, download=download, on_tile=on_tile, on_stage=on_stage)
-    job_id = record_run(store, case, choice)
 
     def stage(name: str) -> None:
         if on_stage is not None:
             on_stage(name)
-        store.update(job_id, progress=STAGE_PROGRESS.get(name, 0.5))
+        _best_effort(lambda: store.update(job_id, progress=STAGE_PROGRESS.get(name, 0.5)), "record progress")
 
     try:
         result = segment_case(case, choice, settings=settings, download=download, on_tile=on_tile, on_stage=stage)
     except BaseException as exc:
-        fail_run(store, job_id, str(exc) if isinstance(exc, TotalsegError) else f"{type(exc).__name__}: {exc}")
+        error = str(exc) if isinstance(exc, TotalsegError) else f"{type(exc).__name__}: {exc}"
+        _best_effort(lambda: fail_run(store, job_id, error), "record the failure")
         raise
-    finish_run(store, job_id, result)
+    try:
+        finish_run(store, job_id, result)
+    except (TotalsegError, OSError) as exc:  # the page still gets the result; the job says why it has none
+        message = f"the result could not be stored: {exc}"
+        log.warning("job store: job %s: %s", job_id, message)
+        _best_effort(lambda: fail_run(store, job_id, message), "record the failure")
     return result
+
+
+def _best_effort(action: Callable[[], Any], what: str) -> Any:
+    """``action()``, or ``None`` with a logged warning when the job store cannot be written: recording
+    a run never stops the run itself."""
+    try:
+        return action()
+    except (TotalsegError, OSError) as exc:
+        log.warning("job store: cannot %s: %s", what, exc)
+        return None
 
 
 def record_run(store: JobStore, case: Case, choice: RunChoice) -> str:
@@ -75,16 +94,15 @@ def record_run(store: JobStore, case: Case, choice: RunChoice) -> str:
     """
     job_id = store.new_folder()
     target = store.folder(job_id) / "input" / case.path.name
-    try:
-        _link_or_copy(case.path, target)
-    except OSError as exc:
-        store.delete(job_id)
-        raise InputError(f"cannot record the run in the job store {store.root} ({exc.strerror or exc}); "
-                         "check that it is writable or start the app with --job-store DIR") from exc
     options = {"task": choice.task, "fast": choice.mode == "fast", "fastest": choice.mode == "fastest",
                "roi_subset": list(choice.roi_subset), "ml": True}
     meta = {"name": case.name, "mode": choice.mode, "device": choice.device, "precision": choice.precision}
-    store.begin(job_id, options=options, input_name=target.name, source="app", meta=meta)
+    try:
+        _link_or_copy(case.path, target)
+        store.begin(job_id, options=options, input_name=target.name, source="app", meta=meta)
+    except (OSError, TotalsegError):
+        store.delete(job_id)  # no folder without its job.json
+        raise
     return job_id
 
 
@@ -93,8 +111,11 @@ def finish_run(store: JobStore, job_id: str, case: Case) -> None:
     folder = store.folder(job_id)
     staging = folder / "staging"
     shutil.rmtree(staging, ignore_errors=True)
-    multilabel_file(case, staging)
-    os.replace(staging, folder / "outputs")
+    try:
+        multilabel_file(case, staging)
+        os.replace(staging, folder / "outputs")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # gone after the rename; a failed write leaves nothing
     store.merge_meta(job_id, seconds=round(case.seconds, 3))
     store.update(job_id, status="done", progress=1.0)
 
