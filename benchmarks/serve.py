@@ -289,7 +289,7 @@ def fetch_valid(url: str, job_id: str) -> bool:
         return complete_nifti(Path(tmp.name)) == nib.load(CT).shape
 
 
-def report(load: LoadResult, crash: CrashResult) -> str:
+def report(load: LoadResult, crash: CrashResult, load_avg: float) -> str:
     return f"""## `totalseg serve` under load and killed mid-job
 
 `python benchmarks/serve.py` starts `totalseg serve` on a free loopback port with a fresh data dir
@@ -313,7 +313,7 @@ runs. After a restart on the same data dir: {crash.done} done, {crash.failed} fa
 the input's shape; all jobs finished {crash.recovery_s:.1f} s after the restart.
 
 Machine: {machine()}; the container is limited to 2 CPU cores and other work may have been running
-at the same time.
+at the same time (1-minute load average {load_avg:.1f} when the run started).
 """
 
 
@@ -326,6 +326,7 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print, do not update docs/benchmarks.md")
     args = parser.parse_args()
     deadline = time.monotonic() + args.timeout_s
+    load_avg = os.getloadavg()[0]
     weights = tiny_weights()
     work = Path(tempfile.mkdtemp(prefix="serve-bench-", dir=BENCH_DIR))
     try:
@@ -337,7 +338,7 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     if crash.done + crash.failed != crash.jobs or crash.valid_nifti != crash.done:
         raise SystemExit(f"crash: jobs did not all end cleanly: {crash}")
-    text = report(load, crash)
+    text = report(load, crash, load_avg)
     print(text)
     if not args.no_write:
         write_section("serve", text)
