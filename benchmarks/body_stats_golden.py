@@ -11,9 +11,10 @@ folds, and the multi-head ResNet-10 with one) and lets the official code of Tota
 in its own venv (``harness.official_venv``, plus MONAI, which the official CNN loader needs), run
 them on the shared 122x101x30 CT:
 
-- ``official_results.json``: per model, the result of the official ``get_body_stats`` generator
-  (``model_file`` = the model folder, ``model_type`` cnn, the fold setting) and the de-normalized
-  prediction of every fold from the official helpers;
+- ``official_results.json``: per model (with its hyper-parameters, folds and fold setting), the
+  result of the official ``get_body_stats`` generator (``model_file`` = the model folder,
+  ``model_type`` cnn) and the de-normalized prediction of every fold from the official helpers;
+  and the hyper-parameter sets of the inputs below;
 - ``official_inputs.npz``: the official ``_prepare_image_tensor`` for several hyper-parameter sets
   (3-D and 2-D models, clipping, scaling, global/channel-wise/non-zero normalization, slice
   orientations, even sampling, the unpack stride, crops and pads).
@@ -75,7 +76,9 @@ for name, model in spec["models"].items():
             net, hp = cnn._load_fold_model(folder, fold, torch.device("cpu"))
             for row in np.atleast_2d(net(x).float().numpy()):
                 preds.append(cnn._apply_regression_target_denormalization(row, hp).tolist())
-    out[name] = {"result": final["result"], "fold_predictions": preds}
+    out[name] = {"result": final["result"], "fold_predictions": preds, "hparams": model["hparams"],
+                 "folds": model["folds"], "fold": model["fold"]}
+out = {"models": out, "inputs": spec["inputs"]}
 Path(spec["results"]).write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
 arrays = {name: cnn._prepare_image_tensor(nib.load(ct), "ct", hp).numpy()[0] for name, hp in spec["inputs"].items()}
 np.savez_compressed(spec["inputs_npz"], **arrays)
@@ -97,7 +100,7 @@ def main() -> None:
         models = {}
         for name, (hparams, folds, fold) in MODELS.items():
             folder = write_synthetic_model(Path(tmp) / name / MODEL_FOLDERS["ct"], hparams, folds=folds)
-            models[name] = {"dir": str(folder), "fold": fold}
+            models[name] = {"dir": str(folder), "fold": fold, "folds": list(folds), "hparams": hparams}
         spec = {"ct": str(CT), "models": models, "inputs": INPUTS, "results": str(OUT / "official_results.json"),
                 "inputs_npz": str(OUT / "official_inputs.npz")}
         (Path(tmp) / "spec.json").write_text(json.dumps(spec))

@@ -18,10 +18,11 @@ from mcp import Client  # noqa: E402
 
 from totalseg.mcp.server import build_server  # noqa: E402
 from totalseg.measure.body_stats_model import MODEL_FOLDERS, ROOT_FOLDER  # noqa: E402
-from totalseg.measure.body_stats_synthetic import TINY_CT_HPARAMS, write_synthetic_model  # noqa: E402
+from totalseg.measure.body_stats_synthetic import write_synthetic_model  # noqa: E402
 
 DATA = Path(__file__).parents[1] / "data"
-OFFICIAL = json.loads((DATA / "body_stats" / "official_results.json").read_text())["tiny_5_folds"]["result"]
+GOLDEN = json.loads((DATA / "body_stats" / "official_results.json").read_text())["models"]["tiny_5_folds"]
+OFFICIAL = GOLDEN["result"]
 
 
 def _session(root: Path, work):
@@ -33,7 +34,7 @@ def _session(root: Path, work):
 
 def test_estimate_body_statistics_answers_as_the_official_tool(tmp_path, monkeypatch):
     weights = tmp_path / "weights"
-    write_synthetic_model(weights / ROOT_FOLDER / MODEL_FOLDERS["ct"], TINY_CT_HPARAMS)  # the golden's model
+    write_synthetic_model(weights / ROOT_FOLDER / MODEL_FOLDERS["ct"], GOLDEN["hparams"])  # the golden's model
     monkeypatch.setenv("TOTALSEG_WEIGHTS_PATH", str(weights))
     monkeypatch.setenv("TOTALSEG_HOME_DIR", str(tmp_path / "home"))
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import sys
 import zipfile
 from pathlib import Path
 
@@ -29,20 +28,17 @@ from totalseg.settings import Settings  # noqa: E402
 
 DATA = Path(__file__).parents[1] / "data"
 GOLDEN = DATA / "body_stats"
-BENCHMARKS = Path(__file__).parents[2] / "benchmarks"
-sys.path.insert(0, str(BENCHMARKS))
-from body_stats_golden import INPUTS, MODELS  # noqa: E402
-
 OFFICIAL = json.loads((GOLDEN / "official_results.json").read_text())
+MODELS, INPUTS = OFFICIAL["models"], OFFICIAL["inputs"]  # with the hyper-parameters each was made with
 
 
 @pytest.fixture(scope="module")
 def body_weights(tmp_path_factory) -> dict[str, Path]:
     """For each golden model, a weights folder holding it where the official tool keeps it."""
     roots = {}
-    for name, (hparams, folds, _) in MODELS.items():
+    for name, model in MODELS.items():
         root = tmp_path_factory.mktemp(name)
-        write_synthetic_model(root / ROOT_FOLDER / MODEL_FOLDERS["ct"], hparams, folds=folds)
+        write_synthetic_model(root / ROOT_FOLDER / MODEL_FOLDERS["ct"], model["hparams"], folds=model["folds"])
         roots[name] = root
     return roots
 
@@ -75,13 +71,13 @@ def _same_result(ours: dict, official: dict) -> None:
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_estimate_is_the_official_one(name, body_weights, ct):
-    _, folds, _ = MODELS[name]
+    folds = MODELS[name]["folds"]
     folder = body_weights[name] / ROOT_FOLDER / MODEL_FOLDERS["ct"]
     preds, _ = predict(ct, folder, modality="ct", device=torch.device("cpu"), folds=folds)
-    np.testing.assert_allclose(preds, np.array(OFFICIAL[name]["fold_predictions"]), rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(preds, np.array(MODELS[name]["fold_predictions"]), rtol=1e-4, atol=1e-3)
     result = estimate_body_stats(DATA / "ct_small_3mm.nii.gz", modality="ct", folds=folds, download=False,
                                  settings=Settings(home_dir=body_weights[name], weights_dir=body_weights[name]))
-    _same_result(result, OFFICIAL[name]["result"])
+    _same_result(result, MODELS[name]["result"])
 
 
 def _model_zip(weights_dir: Path) -> bytes:
