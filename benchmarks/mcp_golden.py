@@ -2,8 +2,9 @@
 
     python benchmarks/mcp_golden.py
 
-Calls the official ``totalsegmentator_mcp.mcp_server`` tools ``list_all_tasks``, ``list_all_classes``,
-``get_class_options`` and ``get_task_details`` in the official venv (``harness.official_venv()``; the
+Lists the official ``totalsegmentator_mcp.mcp_server`` tools (``tools``: each tool's parameters with
+their allowed values) and calls ``list_all_tasks``, ``list_all_classes``, ``get_class_options`` and
+``get_task_details`` in the official venv (``harness.official_venv()``; the
 server module needs the ``mcp`` and ``uvicorn`` packages, installed there on first use) and writes
 their results to ``tests/data/mcp/official_tools.json``; tests/mcp compares ``totalseg mcp``'s answers.
 """
@@ -23,13 +24,15 @@ GOLDEN = ROOT / "tests" / "data" / "mcp" / "official_tools.json"
 CLASSES = ["liver", "spleen", "aorta", "vertebrae_L1", "brain", "heart"]
 
 _CALL = """
-import json, sys
+import asyncio, json, sys
 from totalsegmentator_mcp import mcp_server as m
 from totalsegmentator.registry import task_registry
 names = sorted(task_registry()["tasks"])
+tools = {t.name: {p: {k: v for k, v in s.items() if k == "enum"} for p, s in t.input_schema["properties"].items()}
+         for t in asyncio.run(m.mcp.list_tools())}
 print(json.dumps({"list_all_tasks": m.list_all_tasks(), "list_all_classes": m.list_all_classes(),
                   "get_class_options": m.get_class_options(json.loads(sys.argv[1])),
-                  "get_task_details": m.get_task_details(names)}))
+                  "get_task_details": m.get_task_details(names), "tools": tools}))
 """
 
 

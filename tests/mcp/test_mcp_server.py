@@ -45,6 +45,18 @@ def test_tools_are_the_official_ones(tmp_path):
     assert params == {"input_path", "output_path", "task", "device", "speed", "roi_subset", "statistics"}
 
 
+def test_tools_have_the_official_names_parameters_and_choices(tmp_path):
+    """Golden: the official server's tool list (benchmarks/mcp_golden.py), all 8 tools."""
+    async def go():
+        async with Client(build_server(tmp_path)) as client:
+            return (await client.list_tools()).tools
+
+    ours = {t.name: {p: {k: v for k, v in schema.items() if k == "enum"}
+                     for p, schema in t.input_schema["properties"].items()} for t in asyncio.run(go())}
+    official = json.loads(GOLDEN.read_text())["tools"]
+    assert len(official) == 8 and ours == official
+
+
 def test_list_all_tasks_is_our_task_table(tmp_path):
     result = call(tmp_path, "list_all_tasks", {})
     assert not result.is_error
