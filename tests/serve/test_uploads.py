@@ -79,6 +79,8 @@ REQUESTS = {
     "unknown field": lambda: _file("ct.nii.gz", _ct(), data={"speed": "max"}),
     "bad boolean": lambda: _file("ct.nii.gz", _ct(), data={"fast": "maybe"}),
     "bad task": lambda: _file("ct.nii.gz", _ct(), data={"task": "../total"}),
+    "bad output type": lambda: _file("ct.nii.gz", _ct(), data={"output_type": "exe"}),
+    "DICOM output for a NIfTI": lambda: _file("ct.nii.gz", _ct(), data={"output_type": "dicom_seg"}),
     "no token": lambda: _file("ct.nii.gz", _ct(), headers={}),
     "wrong token": lambda: _file("ct.nii.gz", _ct(), headers={"Authorization": "Bearer guess"}),
     "traversal file name": lambda: _file("../../../etc/cron.d/x.nii.gz", _ct()),
