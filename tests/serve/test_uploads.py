@@ -124,11 +124,14 @@ def test_hostile_upload_answer_matches_table(case, make_client, data_dir, tmp_pa
         reply = client.post("/jobs", **request)
         after = _tree(tmp_path)
     assert reply.status_code == code, reply.text
-    new = {p for p in after - before if not (p.parent == data_dir and p.is_file())}  # the store's own lock file
+    new = after - before
+    assert {p for p in new if p != data_dir and data_dir not in p.parents} == set()  # nothing outside the store
     if code == 201:
         job = data_dir / "jobs" / reply.json()["id"]
-        assert new == {job, job / "input", job / "input" / "image.nii.gz", job / "job.json"}
+        assert {p for p in new if data_dir / "jobs" in p.parents} == {
+            job, job / "input", job / "input" / "image.nii.gz", job / "job.json"}  # the upload, under its own name
         return
+    new = {p for p in new if not (p.parent == data_dir and p.is_file())}  # the store's own lock file
     detail = reply.json()["detail"]
     assert "\n" not in detail and str(tmp_path) not in detail  # one line, no server path
     assert _same_message(detail, documented), f"answer {detail!r}, table {documented!r}"
