@@ -68,6 +68,7 @@ class DicomNode:
         self._loop_thread = threading.Thread(target=self._loop, name="totalseg-dicom-node", daemon=True)
         self._progress: dict[str, tuple[str, float]] = {}
         self._seen: set[str] = set()
+        self._settled: set[str] = set()  # jobs not this node's, or delivered: never read again
         self._pool_started = False
 
     def start(self) -> None:
@@ -131,11 +132,26 @@ class DicomNode:
                 log.info("series %s: receiving", folder.name)
         for folder in self.inbox.complete(quiet_s=self.config.quiet_s, now=now):
             self.queue_series(folder)
-        for job in self.store.all():
-            if job.source == SOURCE:
-                self._report(job)
-                if job.status in ("done", "failed") and job.meta.get("delivery", {}).get("status") == "pending":
-                    self.deliver(job, now=now)
+        for job in self._open_jobs():
+            self._report(job)
+            if job.status in ("done", "failed"):
+                self.deliver(job, now=now)
+
+    def _open_jobs(self) -> list[Job]:
+        """This node's jobs whose delivery is pending; any other job is read once and then skipped."""
+        jobs = []
+        for folder in sorted(self.store.root.iterdir()):
+            if folder.name in self._settled:
+                continue
+            job = self.store.get(folder.name)
+            if job is None:
+                continue
+            if job.source != SOURCE or job.meta.get("delivery", {}).get("status") != "pending":
+                self._settled.add(job.id)
+                self._progress.pop(job.id, None)
+            else:
+                jobs.append(job)
+        return jobs
 
     def queue_series(self, folder: Path) -> str:
         """Move a complete series into a new job's ``input/dicom`` and queue it; returns the job id."""
@@ -189,10 +205,7 @@ class DicomNode:
 
     def _record(self, job_id: str, delivery: dict, *, status: str, error: str | None, now: float,
                 **more: Any) -> str:
-        current = self.store.get(job_id)
-        if current is not None:
-            new = {**delivery, "status": status, "error": error, "time": now, **more}
-            self.store.update(job_id, meta={**current.meta, "delivery": new})
+        self.store.merge_meta(job_id, delivery={**delivery, "status": status, "error": error, "time": now, **more})
         return status
 
     def _report(self, job: Job) -> None:
