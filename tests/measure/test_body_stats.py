@@ -112,3 +112,17 @@ def test_missing_model_and_bad_modality_are_one_line_errors(tmp_path):
         ensure_model(tmp_path / "weights", "mr", access=LicenseAccess(tmp_path, "http://127.0.0.1:9"))
     with pytest.raises(InputError, match="modality 'pet': expected ct or mr"):
         estimate_body_stats(DATA / "ct_small_3mm.nii.gz", modality="pet", settings=settings)
+
+
+def test_cli_writes_the_official_result(body_weights, tmp_path, monkeypatch, capsys):
+    from totalseg.cli import main
+
+    monkeypatch.setenv("TOTALSEG_WEIGHTS_PATH", str(body_weights["multihead_fold_0"]))
+    monkeypatch.setenv("TOTALSEG_HOME_DIR", str(tmp_path / "home"))
+    out = tmp_path / "body_stats.json"
+    assert main(["body-stats", "-i", str(DATA / "ct_small_3mm.nii.gz"), "-m", "ct", "-f", "0", "-o", str(out),
+                 "--no-download"]) == 0
+    _same_result(json.loads(out.read_text()), MODELS["multihead_fold_0"]["result"])
+    assert "weight:              " in capsys.readouterr().out  # aligned as the official tool prints
+    assert main(["body-stats", "-i", str(DATA / "ct_small_3mm.nii.gz"), "-m", "ct", "-f", "7", "-q"]) == 2
+    assert "-f 7: expected a fold 0-4 or all" in capsys.readouterr().err

@@ -18,7 +18,7 @@ from totalseg.errors import TotalsegError
 # a handler takes the parsed namespace and returns an exit code.
 _SUBCOMMAND_MODULES = ("segment", "weights", "license", "info", "evaluate", "ui", "batch", "dataset", "train",
                        "phase", "modality", "measure")
-_SUBCOMMAND_MODULES += ("combine", "crop_body", "report", "qc", "serve", "mcp", "dicom_node")
+_SUBCOMMAND_MODULES += ("combine", "crop_body", "report", "qc", "serve", "mcp", "dicom_node", "body_stats")
 
 _BARE_EPILOG = ("Without a COMMAND, `totalseg -i IMAGE -o OUTPUT [options]` runs `segment` with those options, "
                 "so the official TotalSegmentator command line works as it is.")
