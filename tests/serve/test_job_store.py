@@ -50,6 +50,22 @@ def test_old_job_json_without_new_keys_loads(tmp_path):
     assert job.created == pytest.approx((folder / "job.json").stat().st_mtime)
 
 
+def test_queue_index_follows_status_and_old_stores_are_indexed_on_start(tmp_path):
+    store = JobStore(tmp_path)
+    first, second = _queued(store, 2)
+    assert sorted(p.name for p in (tmp_path / "queue").iterdir()) == sorted([first, second])
+    store.update(first, status="done")  # written by a tool: the index follows
+    store.delete(second)
+    assert list((tmp_path / "queue").iterdir()) == []
+    folder = tmp_path / "jobs" / ("b" * 32)  # a queued job of a store from before the index
+    folder.mkdir()
+    (folder / "job.json").write_text(json.dumps({"id": "b" * 32, "status": "queued", "input_name": "x"}))
+    (tmp_path / "queue" / ("c" * 32)).touch()  # an entry whose job is gone
+    assert store.claim_next() is None and not (tmp_path / "queue" / ("c" * 32)).exists()
+    assert JobStore(tmp_path).requeue_interrupted() == []  # a starting server indexes it
+    assert store.claim_next().id == "b" * 32
+
+
 def test_claim_takes_oldest_first_and_update_keeps_other_fields(tmp_path):
     store = JobStore(tmp_path)
     first, second = _queued(store, 2, meta={"k": 1})

@@ -76,6 +76,8 @@ class JobStore:
     def __init__(self, data_dir: str | os.PathLike):
         self.root = Path(data_dir) / "jobs"
         self.root.mkdir(parents=True, exist_ok=True)
+        self._queue = Path(data_dir) / "queue"  # an empty file per queued job: claims never scan every job
+        self._queue.mkdir(exist_ok=True)
         self._lock_file = Path(data_dir) / ".jobs.lock"
         self._thread_lock = threading.Lock()
         self._held: dict[str, int] = {}  # job id -> descriptor holding its run.lock (jobs this process runs)
@@ -153,17 +155,23 @@ class JobStore:
     def claim_next(self) -> Job | None:
         """The oldest queued job, marked running and held by this process; ``None`` when none waits.
 
-        The store is scanned without the lock (idle workers polling never queue on it); the
-        candidates are read again under the lock before one is taken.
+        Only the queue index (``<data_dir>/queue/<id>``) is read, so idle workers polling cost little
+        however many jobs the store keeps.
         """
-        candidates = sorted((j for j in self.all() if j.status == "queued"), key=lambda j: (j.created, j.id))
-        if not candidates:
+        entries = [p.name for p in self._queue.iterdir() if not p.name.startswith(".")]
+        if not entries:
             return None
         with self._locked():
-            for candidate in candidates:
-                current = self.get(candidate.id)
-                if current is not None and current.status == "queued" and self._hold(current.id):
-                    job = dataclasses.replace(current, status="running", progress=0.0)
+            queued = []
+            for job_id in entries:
+                job = self.get(job_id)
+                if job is not None and job.status == "queued":
+                    queued.append(job)
+                else:  # a stale entry (the job was deleted or moved on)
+                    (self._queue / job_id).unlink(missing_ok=True)
+            for oldest in sorted(queued, key=lambda j: (j.created, j.id)):
+                if self._hold(oldest.id):
+                    job = dataclasses.replace(oldest, status="running", progress=0.0)
                     self._write(job)
                     return job
             return None
@@ -171,10 +179,13 @@ class JobStore:
     def requeue_interrupted(self) -> list[str]:
         """Jobs left ``running`` by a process that stopped go back to the queue (their staging is
         dropped); a web-app run, which no worker can redo, fails instead. Jobs another live process
-        is running are left alone."""
+        is running are left alone. Queued jobs missing from the queue index (a store written before
+        it existed) are added to it."""
         requeued = []
         with self._locked():
             for job in self.all():
+                if job.status == "queued":
+                    (self._queue / job.id).touch()
                 if job.status != "running" or job.id in self._held:
                     continue
                 fd = try_hold(self.folder(job.id) / "run.lock")
@@ -198,6 +209,7 @@ class JobStore:
         """Remove the job and its folder (``job.json`` first, so a worker still on it sees it gone)."""
         with self._locked():
             (self.folder(job_id) / "job.json").unlink(missing_ok=True)
+            (self._queue / job_id).unlink(missing_ok=True)
             release(self._held.pop(job_id, None))
         shutil.rmtree(self.folder(job_id), ignore_errors=True)
 
@@ -219,7 +231,12 @@ class JobStore:
         return fd is not None
 
     def _write(self, job: Job) -> None:
+        """Write ``job.json``, then keep the queue index in step with the status."""
         write_json(asdict(job), self.folder(job.id) / "job.json")
+        if job.status == "queued":
+            (self._queue / job.id).touch()
+        else:
+            (self._queue / job.id).unlink(missing_ok=True)
 
 
 def _new_job(job_id: str, status: str, options: dict[str, Any], input_name: str, source: str,
