@@ -7,6 +7,7 @@ dicom-node``, the web app): every read-modify-write of a ``job.json`` happens un
 on ``<data_dir>/.jobs.lock`` and every write is atomic (a rename), so no two workers claim one job
 and no update is lost. A worker holds a lock on its job's ``run.lock`` while it runs the job; a job
 left ``running`` whose lock nobody holds belongs to a process that died, and is taken back.
+``<data_dir>/queue/`` holds an empty file per queued job, so claiming reads only those.
 """
 
 from __future__ import annotations
