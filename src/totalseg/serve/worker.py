@@ -31,6 +31,7 @@ def run_job(store: JobStore, job: Job, *, settings: Settings, device: str = "cpu
     try:
         _segment_into(staging, folder / "input" / job.input_name, job, store=store, settings=settings,
                       device=device)
+        shutil.rmtree(folder / "outputs", ignore_errors=True)  # a killed run's results, renamed but not recorded
         os.replace(staging, folder / "outputs")
     except TotalsegError as exc:
         store.update(job.id, status="failed", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
