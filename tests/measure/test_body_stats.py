@@ -126,3 +126,23 @@ def test_cli_writes_the_official_result(body_weights, tmp_path, monkeypatch, cap
     assert "weight:              " in capsys.readouterr().out  # aligned as the official tool prints
     assert main(["body-stats", "-i", str(DATA / "ct_small_3mm.nii.gz"), "-m", "ct", "-f", "7", "-q"]) == 2
     assert "-f 7: expected a fold 0-4 or all" in capsys.readouterr().err
+
+
+class _Payload:
+    """Pickles as a call to ``os.system``: loading it must never run it."""
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("echo pwned > pwned.txt",))
+
+
+def test_checkpoint_holding_code_is_refused_not_run(tmp_path, monkeypatch):
+    from totalseg.measure.body_stats_model import read_checkpoint
+
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "epoch=1.ckpt"
+    torch.save({"state_dict": {}, "hyper_parameters": {"model": "resnet3d_10", "hook": _Payload()}}, path)
+    with pytest.raises(WeightsError, match="refused to load"):
+        read_checkpoint(path)
+    assert not (tmp_path / "pwned.txt").exists()

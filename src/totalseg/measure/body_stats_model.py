@@ -14,7 +14,6 @@ official tool fetches it. The network is named by ``hparams["model"]``: ``resnet
 
 from __future__ import annotations
 
-import pickle
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 import torch
 
 from totalseg.errors import DownloadError, WeightsError
+from totalseg.models.checkpoint import load_safely
 
 ROOT_FOLDER = "lightning_models"
 MODEL_FOLDERS = {"ct": "ct_all_ext_splitOrig_noise_can1_huber", "mr": "mr_all_ext_splitOrig_noise_can1_huber"}
@@ -95,14 +95,10 @@ def find_checkpoint(folder: Path, fold: int) -> Path:
 def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """``(state_dict, hyper_parameters)`` of a Lightning checkpoint.
 
-    Read with ``weights_only=True``; checkpoints holding MONAI ``MetaTensor`` objects are read with
-    that class allowed, and as the official tool does, a file of the weights folder that still
-    needs more is read in full.
+    Read without executing pickled code: tensors, plain containers, numpy scalars and MONAI's
+    ``MetaTensor`` (when MONAI is installed) are allowed; a checkpoint naming anything else is refused.
     """
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        checkpoint = _read_trusted(path)
+    checkpoint = load_safely(path, _monai_globals())
     if not isinstance(checkpoint, Mapping) or "state_dict" not in checkpoint:
         raise WeightsError(f"{path} has no 'state_dict'; expected a PyTorch Lightning checkpoint")
     hparams = checkpoint.get("hyper_parameters")
@@ -111,16 +107,12 @@ def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]
     return dict(checkpoint["state_dict"]), dict(hparams)
 
 
-def _read_trusted(path: Path) -> Any:
+def _monai_globals() -> list[Any]:
     try:
         from monai.data.meta_tensor import MetaTensor
     except ImportError:
-        raise ImportError("this body-statistics checkpoint needs MONAI to be read: pip install monai") from None
-    try:
-        with torch.serialization.safe_globals([MetaTensor]):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        return []
+    return [MetaTensor]
 
 
 def load_fold(folder: Path, fold: int, device: torch.device) -> tuple[torch.nn.Module, dict[str, Any]]:

@@ -8,7 +8,9 @@ allow-listed; anything else (a function, a class with ``__reduce__``) is refused
 from __future__ import annotations
 
 import pickle
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,11 +36,24 @@ def load_checkpoint(path: Path) -> dict:
     Raises:
         WeightsError: the file is missing, truncated, not a checkpoint, or holds code.
     """
+    checkpoint = load_safely(path)
+    if not isinstance(checkpoint, dict) or "network_weights" not in checkpoint:
+        raise WeightsError(f"{path}: no 'network_weights' in the checkpoint; is it an nnU-Net v2 checkpoint?")
+    return checkpoint
+
+
+def load_safely(path: Path, extra_globals: Sequence[Any] = ()) -> Any:
+    """``torch.load`` onto the CPU with only tensors, plain containers, :data:`SAFE_GLOBALS` and
+    ``extra_globals`` allowed: a pickle that names anything else is refused, never executed.
+
+    Raises:
+        WeightsError: the file is missing, truncated, not a torch file, or holds other objects.
+    """
     if not path.is_file():
         raise WeightsError(f"{path} is missing; re-download or re-import the weights")
     try:
-        with torch.serialization.safe_globals(SAFE_GLOBALS):
-            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals([*SAFE_GLOBALS, *extra_globals]):
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         lines = [line.strip() for line in str(exc).splitlines() if "GLOBAL" in line]
         if not lines:
@@ -50,6 +65,3 @@ def load_checkpoint(path: Path) -> dict:
         ) from None
     except (RuntimeError, EOFError, OSError, ValueError) as exc:
         raise WeightsError(f"{path}: not a readable checkpoint ({exc}); re-download the weights") from None
-    if not isinstance(checkpoint, dict) or "network_weights" not in checkpoint:
-        raise WeightsError(f"{path}: no 'network_weights' in the checkpoint; is it an nnU-Net v2 checkpoint?")
-    return checkpoint
