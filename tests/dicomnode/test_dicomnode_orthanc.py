@@ -23,6 +23,7 @@ pydicom = pytest.importorskip("pydicom")
 
 CONFIG = Path(__file__).resolve().parents[1] / "orthanc" / "orthanc.json"
 SERIES = Path(__file__).resolve().parents[1] / "data" / "dicom_ct_j2k"
+DICOMWEB_PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")  # Debian's orthanc-dicomweb
 
 
 def _http(url: str, data: bytes | None = None, method: str | None = None, timeout: float = 10):
@@ -51,8 +52,9 @@ def orthanc(tmp_path_factory, free_port):
         pytest.skip("Orthanc not installed (Debian package orthanc) and TOTALSEG_ORTHANC_URL not set")
     storage = tmp_path_factory.mktemp("orthanc")
     http_port, dicom_port = free_port(), free_port()
+    plugins = DICOMWEB_PLUGIN if DICOMWEB_PLUGIN.exists() else tmp_path_factory.mktemp("no-plugins")
     env = {**os.environ, "ORTHANC_STORAGE": str(storage), "ORTHANC_HTTP_PORT": str(http_port),
-           "ORTHANC_DICOM_PORT": str(dicom_port), "TOTALSEG_NODE_PORT": "11112"}
+           "ORTHANC_DICOM_PORT": str(dicom_port), "TOTALSEG_NODE_PORT": "11112", "ORTHANC_PLUGINS": str(plugins)}
     with open(storage / "orthanc.log", "wb") as log:
         process = subprocess.Popen([binary, str(CONFIG)], env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{http_port}"
@@ -121,7 +123,7 @@ def test_orthanc_series_gets_its_seg_back(orthanc, tmp_path, free_port):
         _http(f"{url}/modalities/totalseg/echo", b"{}", method="POST")  # Orthanc reaches the node (C-ECHO)
         (tmp_path / "series").mkdir()
         study, series, frame = _upload_series(url, tmp_path / "series")
-        seg_id = _wait_for_seg(url, study, node, timeout_s=45, log=tmp_path / "node.log")
+        seg_id = _wait_for_seg(url, study, node, timeout_s=120, log=tmp_path / "node.log")  # ~30 s on an idle CPU
         (tmp_path / "seg.dcm").write_bytes(_http(f"{url}/instances/{seg_id}/file"))
     finally:
         node.send_signal(signal.SIGTERM)
@@ -155,3 +157,25 @@ def _delete_study(url: str, study: str | None) -> None:
     query = json.dumps({"Level": "Study", "Query": {"StudyInstanceUID": study}}).encode()
     for orthanc_id in json.loads(_http(f"{url}/tools/find", query, method="POST")):
         _http(f"{url}/studies/{orthanc_id}", method="DELETE")
+
+
+def test_stow_rs_into_orthanc(orthanc, tmp_path, ct_instance):
+    """The STOW-RS sender against a real DICOMweb server (Orthanc's plugin)."""
+    from pydicom.uid import generate_uid
+
+    from totalseg.dicomnode.delivery import StowTarget, send
+
+    url, _ = orthanc
+    if b"dicom-web" not in _http(f"{url}/plugins"):
+        pytest.skip("Orthanc's DICOMweb plugin is not loaded (Debian package orthanc-dicomweb)")
+    study, series = generate_uid(), generate_uid()
+    files = []
+    for k in range(2):
+        files.append(tmp_path / f"{k}.dcm")
+        ct_instance(series, generate_uid(), study_uid=study).save_as(files[-1], enforce_file_format=True)
+    try:
+        send(files, StowTarget.parse(f"{url}/dicom-web"))
+        query = json.dumps({"Level": "Instance", "Query": {"StudyInstanceUID": study}}).encode()
+        assert len(json.loads(_http(f"{url}/tools/find", query, method="POST"))) == 2
+    finally:
+        _delete_study(url, study)

@@ -65,7 +65,9 @@ class DicomNode:
         self.pool = WorkerPool(self.store, settings=settings, n_workers=n_workers, device=device)
         self._stop = threading.Event()
         self._server = None
-        self._loop_thread = threading.Thread(target=self._loop, name="totalseg-dicom-node", daemon=True)
+        self._threads = [threading.Thread(target=self._loop, args=(step,), name=f"totalseg-dicom-node-{name}",
+                                          daemon=True) for name, step in (("series", self.collect),
+                                                                          ("delivery", self.deliver_finished))]
         self._progress: dict[str, tuple[str, float]] = {}
         self._seen: set[str] = set()
         self._settled: set[str] = set()  # jobs not this node's, or delivered: never read again
@@ -85,7 +87,8 @@ class DicomNode:
         log.info("listening as %s on %s:%d; %d series still collecting; results to %s", self.config.ae_title,
                  self.config.host, self.config.port, len(waiting),
                  self.config.target.describe() if self.config.target else "the job store only")
-        self._loop_thread.start()
+        for thread in self._threads:
+            thread.start()
 
     def listen(self) -> None:
         """Start the SCP (in its own threads); ``OSError`` when the port cannot be bound."""
@@ -104,27 +107,34 @@ class DicomNode:
         server, self._server = self._server, None
         if server is not None:
             server.shutdown()
-        if self._loop_thread.is_alive():
-            self._loop_thread.join(10)
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(10)
         if self._pool_started:
             self.pool.stop()
-        log.info("stopped")
+        if server is not None:
+            log.info("stopped")
 
     def wait(self) -> None:
         """Block until :meth:`stop` (or Ctrl-C in the caller)."""
         while not self._stop.wait(1.0):
             pass
 
-    def _loop(self) -> None:
+    def _loop(self, step) -> None:
         while not self._stop.is_set():
             try:
-                self.step()
+                step()
             except Exception as exc:  # the node must keep serving; the next round tries again
                 log.error("node loop: %s: %s", type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
             self._stop.wait(self.poll_s)
 
     def step(self, now: float | None = None) -> None:
-        """One round: log new series, queue complete series, report progress, deliver finished jobs."""
+        """One round of both loops: :meth:`collect`, then :meth:`deliver_finished`."""
+        self.collect(now)
+        self.deliver_finished(now)
+
+    def collect(self, now: float | None = None) -> None:
+        """Log new series and queue the complete ones."""
         now = time.time() if now is None else now
         for folder in self.inbox.collecting():
             if folder.name not in self._seen:
@@ -132,6 +142,11 @@ class DicomNode:
                 log.info("series %s: receiving", folder.name)
         for folder in self.inbox.complete(quiet_s=self.config.quiet_s, now=now):
             self.queue_series(folder)
+
+    def deliver_finished(self, now: float | None = None) -> None:
+        """Report the progress of this node's jobs and deliver the finished ones (in its own thread,
+        so a slow receiver never holds back the series)."""
+        now = time.time() if now is None else now
         for job in self._open_jobs():
             self._report(job)
             if job.status in ("done", "failed"):
