@@ -141,3 +141,18 @@ def test_cli_bad_options_one_line(tmp_path, capsys, argv, message):
     assert main(["dicom-node", "--data-dir", str(tmp_path), *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_cli_port_in_use_one_line(tmp_path, capsys):
+    import socket
+
+    from totalseg.cli import main
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["dicom-node", "--data-dir", str(tmp_path), "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"totalseg: error: cannot listen on 127.0.0.1:{port} (Address already in use); choose another " \
+                  "--port or --host\n"
