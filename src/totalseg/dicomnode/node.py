@@ -171,8 +171,9 @@ class DicomNode:
     def queue_series(self, folder: Path) -> str:
         """Move a complete series into a new job's ``input/dicom`` and queue it; returns the job id."""
         job_id = self.store.new_folder()
-        n = self.inbox.count(folder)
-        info = self.inbox.take(folder, self.store.folder(job_id) / "input" / INPUT_NAME)
+        series = self.store.folder(job_id) / "input" / INPUT_NAME
+        info = self.inbox.take(folder, series)
+        n = self.inbox.count(series)
         self._seen.discard(folder.name)
         self._submit(job_id, info, n)
         log.info("series %s: complete with %d instances from %s -> job %s", info.get("series_uid"), n,
@@ -240,6 +241,5 @@ class DicomNode:
             series = folder / "input" / INPUT_NAME / SERIES_FILE
             if folder.is_dir() and not (folder / "job.json").exists() and series.exists():
                 info = json.loads(series.read_text(encoding="utf-8"))
-                n = sum(1 for p in series.parent.glob("*.dcm"))
-                self._submit(folder.name, info, n)
+                self._submit(folder.name, info, self.inbox.count(series.parent))
                 log.info("series %s: queued as job %s after a restart", info.get("series_uid"), folder.name)
