@@ -156,3 +156,22 @@ def test_cli_port_in_use_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err == f"totalseg: error: cannot listen on 127.0.0.1:{port} (Address already in use); choose another " \
                   "--port or --host\n"
+
+
+def test_scp_answers_echo_and_refuses_other_sop_classes(tmp_path, free_port):
+    from pynetdicom import AE
+    from pynetdicom.sop_class import SegmentationStorage, Verification
+
+    node = _node(tmp_path, free_port())
+    node.listen()
+    try:
+        ae = AE(ae_title="PACS")
+        ae.add_requested_context(Verification)
+        ae.add_requested_context(SegmentationStorage)
+        assoc = ae.associate("127.0.0.1", node.config.port, ae_title="TOTALSEG")
+        accepted = {str(cx.abstract_syntax) for cx in assoc.accepted_contexts}
+        assert int(assoc.send_c_echo().Status) == 0
+        assoc.release()
+    finally:
+        node.stop()
+    assert accepted == {str(Verification)}  # a SEG sent back by a PACS never comes in
