@@ -133,25 +133,27 @@ def table(rows: list[dict], parity_line: str | None) -> str:
     lines = [
         "## Held-out Dice against the time budget",
         "",
-        f"`python benchmarks/train_budget.py`: `totalseg train RAW --out OUT --max-minutes N -d cpu --threads 2` "
+        f"`python benchmarks/train_budget.py`: `totalseg train RAW --out OUT --max-minutes N -d cpu --threads T` "
         "(everything else chosen by the budget), then the held-out cases segmented with the model and "
         f"scored. Machine: {machine()}; load: the mean 1-minute load average during the run (the run itself "
         "accounts for about 2; more means other work shared the cores and the run got fewer iterations).",
         "",
         *[f"- `{k}`: {v.note}, {v.n_test} held-out cases." for k, v in PHANTOM_KINDS.items()],
         "",
-        "| kind | budget | plan chosen (patch, batch, features) | epochs x iterations done | measured it/s "
-        "(tiny / small / wide / nnunet) | held-out mean Dice | min structure Dice | wall | load | when |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| kind | budget | threads | plan chosen (patch, batch, features) | epochs, iterations done (training s) | "
+        "measured it/s (tiny / small / wide / nnunet) | held-out mean Dice | lowest structure Dice | wall | load | "
+        "when |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in sorted(rows, key=lambda r: (r["kind"] != "organs5", r["kind"], r["minutes"])):
         measured = " / ".join("-" if r["measured"].get(n) is None else f"{r['measured'][n]:.2f}"
                               for n in ("tiny", "small", "wide", "nnunet"))
         worst = min(r["per_class"], key=r["per_class"].get)
         lines.append(
-            f"| {r['kind']} | {r['minutes']:g} min | {r['rung']} ({'x'.join(map(str, r['patch']))}, {r['batch']}, "
-            f"{r['features'][0]}..{r['features'][-1]}) | {r['epochs']} epochs, {r['iterations']} it "
-            f"({r['train_s']:.0f} s) | {measured} | {r['mean_dice']:.3f} | {worst} {r['per_class'][worst]:.3f} | "
+            f"| {r['kind']} | {r['minutes']:g} min | {r['threads']} | {r['rung']} "
+            f"({'x'.join(map(str, r['patch']))}, {r['batch']}, {r['features'][0]}..{r['features'][-1]}) | "
+            f"{r['epochs']} epochs, {r['iterations']} it ({r['train_s']:.0f} s) | {measured} | "
+            f"{r['mean_dice']:.3f} | {worst} {r['per_class'][worst]:.3f} | "
             f"{r['wall_s']:.0f} s | {r['load']:.1f} | {r['when']} |")
     if parity_line:
         lines += ["", parity_line]

@@ -37,22 +37,25 @@ def test_a_fast_device_and_a_long_budget_get_nnunets_full_recipe():
     schedule = choose_schedule(fast, seconds(10 * 3600))  # nnunet at 50 it/s: 1.7M iterations affordable
     assert schedule.rung == "nnunet" and schedule.initial_lr == 0.01
     assert (schedule.epochs, schedule.iterations_per_epoch) == (NNUNET_EPOCHS, NNUNET_ITERATIONS)
-    assert schedule.val_iterations == 50 and "largest plan that converges" in schedule.reason
+    assert schedule.val_iterations == 50 and "largest plan that gets the iterations" in schedule.reason
 
 
-def test_the_largest_plan_that_converges_is_chosen_and_uses_the_whole_budget():
-    # an iteration of wide costs 1 / 2 + 0.2 * 0.15 = 0.53 s: 20,377 in 3 h >= the 20,000 it needs
+def test_the_largest_plan_that_gets_its_iterations_is_chosen_and_uses_the_whole_budget():
+    # an iteration of wide costs 1 / 2 + 0.2 * 0.15 = 0.53 s: 20,377 in 3 h >= the 5,000 it needs
     schedule = choose_schedule(SPEEDS, seconds(3 * 3600))
     assert schedule.rung == "wide"
     assert schedule.iterations_per_epoch == 250 and schedule.epochs == 20_377 // 250
-    schedule = choose_schedule(SPEEDS, seconds(1800))  # wide 3396 < 20,000; small 10,188 >= 2500
+    schedule = choose_schedule(SPEEDS, seconds(1800))  # wide 3396 < 5,000; small 10,188 >= 600
     assert schedule.rung == "small" and schedule.planned_iterations == 40 * 250
 
 
-def test_when_nothing_converges_the_closest_plan_runs_short_epochs():
-    schedule = choose_schedule(SPEEDS, seconds(60))  # tiny 687 of 1200; small 339 of 2500; wide 113 of 20,000
-    assert schedule.rung == "tiny" and "no plan converges" in schedule.reason
+def test_when_no_plan_gets_its_iterations_the_closest_runs_short_epochs():
+    schedule = choose_schedule(SPEEDS, seconds(60))  # small 339 < 600; tiny 687 >= 300: 20 short epochs
+    assert schedule.rung == "tiny" and "largest plan that gets" in schedule.reason
     assert schedule.epochs == 20 and schedule.iterations_per_epoch == 34 and schedule.val_iterations == 7
+    schedule = choose_schedule(SPEEDS, seconds(20))  # tiny 229 of 300 (76 %); small 113 of 600 (19 %)
+    assert schedule.rung == "tiny" and "no plan gets the iterations it needs" in schedule.reason
+    assert (schedule.epochs, schedule.iterations_per_epoch, schedule.val_iterations) == (9, 25, 5)
     tiny = choose_schedule(SPEEDS, seconds(2))  # 22 iterations: one epoch
     assert tiny.epochs == 1 and tiny.planned_iterations == 22
 
@@ -79,7 +82,7 @@ def test_rungs_are_valid_planner_options_from_large_to_small():
     small = LADDER[2].planner_options(base, (96, 96, 96))
     assert (small.base_features, small.max_features, small.patch_size, small.batch_size) == (16, 64, (64, 64, 64), 2)
     assert small.config == "3mm" and small.memory_gb == 4.0
-    needs = [r.iterations_to_converge for r in LADDER]
+    needs = [r.iterations_needed for r in LADDER]
     assert needs == sorted(needs, reverse=True)
 
 
@@ -160,3 +163,28 @@ def test_explicit_settings_keep_the_plan_and_only_stop_at_the_deadline(small_pha
     log = json.loads((folder / "fold_0" / "training_log.json").read_text())
     assert len(log) == 1 and log[0]["iterations"] == 1  # one iteration, then the deadline
     assert (folder / "fold_0" / "checkpoint_final.pth").is_file()
+
+
+def test_an_interrupted_run_leaves_a_loadable_final_checkpoint(small_phantoms, tmp_path, one_thread, monkeypatch):
+    from totalseg.training import trainer
+    from totalseg.training.trainer import TrainOptions, train
+
+    step, calls = trainer._Run._step, []
+
+    def interrupted(self, image, seg):
+        calls.append(1)
+        if len(calls) == 7:  # in the second epoch
+            raise KeyboardInterrupt
+        return step(self, image, seg)
+
+    monkeypatch.setattr(trainer._Run, "_step", interrupted)
+    planner = PlannerOptions(config="6mm", base_features=4, max_features=8, batch_size=2)
+    options = TrainOptions(epochs=3, iterations_per_epoch=5, val_iterations=1, loader_threads=0,
+                           final_validation=False)
+    with pytest.raises(KeyboardInterrupt):
+        train(small_phantoms, tmp_path, planner=planner, options=options, device="cpu", quiet=True, log=lambda _: None)
+    fold = tmp_path / "nnUNetTrainerNoMirroring__nnUNetPlans__3d_fullres" / "fold_0"
+    assert load_checkpoint(fold / "checkpoint_final.pth")["current_epoch"] == 1
+    assert {p.name for p in fold.iterdir()} == {  # no temporary files left
+        "checkpoint_best.pth", "checkpoint_final.pth", "checkpoint_latest.pth", "training_log.csv",
+        "training_log.json", "progress.png"}

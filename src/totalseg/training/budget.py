@@ -2,13 +2,13 @@
 
 ``totalseg train --max-minutes M`` measures the training speed of a ladder of plans (nnU-Net's
 full plan and smaller ones, see :data:`LADDER`) on the device, then :func:`choose_schedule` picks
-the largest plan that can run the iterations it needs to converge within the budget, or the one
+the largest plan that can run the iterations it needs within the budget, or the one
 closest to converging when none can; the run uses every iteration the budget allows (up to
-nnU-Net's 1000 epochs of 250). :class:`Deadline` then stops the run after the iteration that would
-otherwise leave too little time for the epoch's validation, the checkpoints and the final
-validation, and gives the poly learning rate its progress (iterations or time, whichever is
-further), so that the rate reaches zero at the deadline even when the machine runs slower than
-measured.
+nnU-Net's 1000 epochs of 250). The run itself goes on, epoch after epoch of the chosen length, until
+:class:`Deadline` stops it after the iteration that would otherwise leave too little time for the
+epoch's validation, the checkpoints and the final validation; the deadline also gives the poly
+learning rate its progress (time, or iterations of nnU-Net's 1000 x 250, whichever is further), so
+the rate reaches zero at the deadline whether the machine turns out slower or faster than measured.
 """
 
 from __future__ import annotations
@@ -29,12 +29,14 @@ MAX_SHORT_EPOCHS = 20
 
 @dataclass(frozen=True)
 class Rung:
-    """One plan of the ladder: the planner's features and patch scaled down, its convergence need.
+    """One plan of the ladder: the planner's features and patch scaled down, the iterations it needs.
 
     ``base_features``/``max_features`` of ``None`` keep the planner's (32..320); ``patch_scale``
     shrinks the planned patch per axis (the planner rounds it to what the network's pooling needs);
-    ``iterations_to_converge`` is how many iterations the plan needs to converge (nnU-Net's recipe
-    for the full plan; measured on the phantom sets for the others, docs/training.md).
+    ``iterations_needed`` is how many iterations the plan needs to pay off: nnU-Net's recipe (1000 x
+    250) for the full plan; for a smaller plan, the iterations after which it beats the next smaller
+    plan trained for all the iterations the same time gives it (measured on the phantom sets,
+    docs/training.md).
     """
 
     name: str
@@ -42,7 +44,7 @@ class Rung:
     max_features: int | None
     patch_scale: float
     batch_size: int | None
-    iterations_to_converge: int
+    iterations_needed: int
     initial_lr: float
 
     def planner_options(self, base: PlannerOptions, full_patch_xyz: Sequence[int]) -> PlannerOptions:
@@ -61,9 +63,9 @@ class Rung:
 
 LADDER: tuple[Rung, ...] = (
     Rung("nnunet", None, None, 1.0, None, NNUNET_EPOCHS * NNUNET_ITERATIONS, 1e-2),
-    Rung("wide", 16, 128, 1.0, 2, 20_000, 1e-2),
-    Rung("small", 16, 64, 0.67, 2, 2_500, 3e-2),
-    Rung("tiny", 8, 32, 0.5, 2, 1_200, 3e-2),
+    Rung("wide", 16, 128, 1.0, 2, 5_000, 1e-2),
+    Rung("small", 16, 64, 0.67, 2, 600, 3e-2),
+    Rung("tiny", 8, 32, 0.5, 2, 300, 3e-2),
 )
 
 
@@ -93,7 +95,7 @@ class Schedule:
 
 def choose_schedule(speeds: Mapping[str, Speed], train_seconds: Mapping[str, float], *,
                     ladder: Sequence[Rung] = LADDER) -> Schedule:
-    """The largest rung that converges in its training time, else the one closest to it.
+    """The largest rung that can run the iterations it needs in its training time, else the one closest to it.
 
     ``train_seconds[name]`` is the time a rung has to train (the budget left minus the time its final
     validation takes). A rung's affordable iterations are that time over the time of one iteration
@@ -106,10 +108,10 @@ def choose_schedule(speeds: Mapping[str, Speed], train_seconds: Mapping[str, flo
     Examples:
         >>> speeds = {"nnunet": Speed(0.1, 3.0), "wide": Speed(1.0, 0.3),
         ...           "small": Speed(4.0, 0.08), "tiny": Speed(8.0, 0.04)}
-        >>> s = choose_schedule(speeds, dict.fromkeys(speeds, 800.0))  # small affords 3007 >= 2500
+        >>> s = choose_schedule(speeds, dict.fromkeys(speeds, 800.0))  # wide 754 < 5000, small 3007 >= 600
         >>> s.rung, s.epochs, s.iterations_per_epoch, s.val_iterations
         ('small', 12, 250, 50)
-        >>> s = choose_schedule(speeds, dict.fromkeys(speeds, 120.0))  # tiny affords 902 < 1200
+        >>> s = choose_schedule(speeds, dict.fromkeys(speeds, 120.0))  # small 451 < 600, tiny 902 >= 300
         >>> s.rung, s.epochs, s.iterations_per_epoch, s.val_iterations
         ('tiny', 20, 45, 9)
     """
@@ -117,15 +119,15 @@ def choose_schedule(speeds: Mapping[str, Speed], train_seconds: Mapping[str, flo
     if not measured:
         raise InputError("no plan could be measured on this device")
     affordable = {r.name: _affordable(speeds[r.name], train_seconds[r.name]) for r in measured}
-    fits = [r for r in measured if affordable[r.name] >= r.iterations_to_converge]
+    fits = [r for r in measured if affordable[r.name] >= r.iterations_needed]
     if fits:
         rung = fits[0]
-        why = (f"the largest plan that converges in the budget ({affordable[rung.name]} iterations affordable, "
-               f"{rung.iterations_to_converge} needed)")
+        why = (f"the largest plan that gets the iterations it needs in the budget "
+               f"({affordable[rung.name]} iterations affordable, {rung.iterations_needed} needed)")
     else:
-        rung = max(measured, key=lambda r: affordable[r.name] / r.iterations_to_converge)
-        why = (f"no plan converges in the budget; this one comes closest ({affordable[rung.name]} of "
-               f"{rung.iterations_to_converge} iterations needed)")
+        rung = max(measured, key=lambda r: affordable[r.name] / r.iterations_needed)
+        why = (f"no plan gets the iterations it needs in the budget; this one comes closest "
+               f"({affordable[rung.name]} of {rung.iterations_needed} iterations needed)")
     total = max(1, min(affordable[rung.name], NNUNET_EPOCHS * NNUNET_ITERATIONS))
     epochs, per_epoch = _epochs(total)
     val = max(1, round(per_epoch * VAL_FRACTION))

@@ -1,7 +1,7 @@
 """The plan of a budgeted run: plan every rung of the ladder, measure it, choose, and say why.
 
-The rungs are measured from the smallest up; once one cannot converge in the budget, the larger
-ones (slower, and needing more iterations) cannot either and are not measured. The choice, every
+The rungs are measured from the smallest up; once one cannot get the iterations it needs in the budget,
+the larger ones (slower, and needing more iterations) cannot either and are not measured. The choice, every
 candidate's plan and measured speed, and the reason are logged and written to ``budget.json``
 beside ``plans.json``; the end of the run (epochs and iterations done, seconds) is added to it.
 """
@@ -100,8 +100,8 @@ def choose_budget_plan(
         candidates.append({**entry, "iterations_per_s": round(speeds[rung.name].iterations_per_s, 3),
                            "val_batch_s": round(speeds[rung.name].val_batch_s, 4),
                            "affordable_iterations": alone.planned_iterations})
-        if alone.planned_iterations < rung.iterations_to_converge:
-            stop = f"not measured: {rung.name} already cannot converge in the budget, and larger plans are slower"
+        if alone.planned_iterations < rung.iterations_needed:
+            stop = f"not measured: {rung.name} already cannot get the iterations it needs, and larger plans are slower"
     train_s = _train_seconds(deadline, plans, speeds, n_val_cases)
     schedule = choose_schedule(speeds, train_s, ladder=ladder)
     chosen = plans[schedule.rung]
@@ -121,7 +121,7 @@ def _describe(rung: Rung, plans: dict) -> dict:
     arch = conf["architecture"]["arch_kwargs"]
     return {"name": rung.name, "patch_size": conf["patch_size"], "batch_size": conf["batch_size"],
             "n_stages": arch["n_stages"], "features_per_stage": arch["features_per_stage"],
-            "iterations_to_converge": rung.iterations_to_converge}
+            "iterations_needed": rung.iterations_needed}
 
 
 def _reserve_s(plans: dict, speed: Speed, n_val_cases: int) -> float:

@@ -34,7 +34,7 @@ from totalseg.models.checkpoint import load_checkpoint
 from totalseg.models.network import build_network, load_weights
 from totalseg.models.plans import ModelConfig
 from totalseg.training.augment import default_augmentation, no_augmentation
-from totalseg.training.budget import Deadline, poly_lr
+from totalseg.training.budget import NNUNET_EPOCHS, NNUNET_ITERATIONS, Deadline, poly_lr
 from totalseg.training.budget_plan import BudgetChoice, choose_budget_plan, write_budget
 from totalseg.training.export import checkpoint_state, model_folder, save_checkpoint, write_model_json
 from totalseg.training.fingerprint import Fingerprint, compute_fingerprint
@@ -46,6 +46,7 @@ from totalseg.training.progress import EpochRecord, TrainingLog
 from totalseg.training.raw import RawDataset
 
 GRAD_CLIP = 12.0
+MAX_ITERATIONS = NNUNET_EPOCHS * NNUNET_ITERATIONS  # a budgeted run's cap: nnU-Net's recipe
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ def train(
             write_model_json(folder, plans, dataset.dataset_json)
             write_budget(folder, choice.record())
             log(choice.summary())
-            deadline = Deadline(time.monotonic(), end, choice.reserve_s, choice.schedule.planned_iterations)
+            deadline = Deadline(time.monotonic(), end, choice.reserve_s, MAX_ITERATIONS)
     run = _Run(folder, plans, dataset.dataset_json, config, options, torch_device, quiet, log)
     run.setup([cases[i] for i in train_ids], [cases[i] for i in val_ids or train_ids], resume=resume)
     if choice is not None:
@@ -154,9 +155,12 @@ def train(
 
 
 def _scheduled(options: TrainOptions, choice: BudgetChoice) -> TrainOptions:
+    """The chosen epoch length and learning rate; epochs run until the deadline (the planned count is
+    the estimate at the measured speed) or nnU-Net's 1000 x 250 iterations."""
     s = choice.schedule
-    return replace(options, epochs=s.epochs, iterations_per_epoch=s.iterations_per_epoch,
-                   val_iterations=s.val_iterations, initial_lr=s.initial_lr)
+    return replace(options, epochs=-(-MAX_ITERATIONS // s.iterations_per_epoch),
+                   iterations_per_epoch=s.iterations_per_epoch, val_iterations=s.val_iterations,
+                   initial_lr=s.initial_lr)
 
 
 def _finish_budget(folder: Path, choice: BudgetChoice, run: _Run, started: float, stopped: bool,
