@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 
 def register(subparsers) -> None:
@@ -58,6 +59,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    started = time.monotonic()  # --max-minutes counts from here, torch's import included
     from totalseg.errors import InputError
     from totalseg.training.planner import PlannerOptions
     from totalseg.training.trainer import TrainOptions, train
@@ -89,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         print(plan(args.raw_dir, args.out, planner=planner, mirror=args.mirror, quiet=args.quiet, log=print))
         return 0
     result = train(args.raw_dir, args.out, planner=planner, options=options, device=args.device,
-                   resume=args.resume, cache_dir=args.cache, quiet=args.quiet, log=log)
+                   resume=args.resume, cache_dir=args.cache, quiet=args.quiet, log=log, started=started)
     ending = "stopped by --max-minutes" if result.stopped_early else "done"
     if result.budget is not None:
         ending += f", {result.iterations_done} iterations, plan {result.budget['chosen']['rung']}"

@@ -98,6 +98,7 @@ def train(
     cache_dir: str | os.PathLike | None = None,
     quiet: bool = False,
     log: Callable[[str], None] = print,
+    started: float | None = None,
 ) -> TrainResult:
     """Train an nnU-Net v2 model folder from an nnU-Net raw dataset.
 
@@ -111,12 +112,14 @@ def train(
         cache_dir: preprocessed cases (default ``out_dir/preprocessed``).
         quiet: no progress bars.
         log: receives one line per epoch and per step.
+        started: when the time budget began (``time.monotonic()``; default: now), e.g. when the
+            command started, so that ``max_minutes`` covers its imports too.
 
     Examples:
         >>> result = train("Dataset900_Phantom", "model", planner=PlannerOptions(config="3mm"))  # doctest: +SKIP
         >>> totalseg.segment("ct.nii.gz", "seg.nii.gz", model_dir=result.model_dir, ml=True)  # doctest: +SKIP
     """
-    started = time.monotonic()
+    started = time.monotonic() if started is None else started
     dataset = RawDataset.from_folder(raw_dir)
     torch_device = device_from_name(device)
     folder = model_folder(Path(out_dir), mirror=options.mirror)
@@ -137,11 +140,7 @@ def train(
                                         [cases[i] for i in train_ids], torch_device, budget_s=options.max_minutes * 60,
                                         deadline=end, n_val_cases=len(val_ids) if options.final_validation else 0,
                                         log=log)
-            plans, options = choice.plans, _scheduled(options, choice)
-            config = ModelConfig.from_dicts(plans, dataset.dataset_json)
-            write_model_json(folder, plans, dataset.dataset_json)
-            write_budget(folder, choice.record())
-            log(choice.summary())
+            plans, options, config = _adopt(choice, options, folder, dataset.dataset_json, log)
             deadline = Deadline(time.monotonic(), end, choice.reserve_s, MAX_ITERATIONS)
     run = _Run(folder, plans, dataset.dataset_json, config, options, torch_device, quiet, log)
     run.setup([cases[i] for i in train_ids], [cases[i] for i in val_ids or train_ids], resume=resume)
@@ -154,13 +153,19 @@ def train(
     return TrainResult(folder, len(run.log.records), stopped_early, dice, iterations, budget)
 
 
-def _scheduled(options: TrainOptions, choice: BudgetChoice) -> TrainOptions:
-    """The chosen epoch length and learning rate; epochs run until the deadline (the planned count is
-    the estimate at the measured speed) or nnU-Net's 1000 x 250 iterations."""
+def _adopt(choice: BudgetChoice, options: TrainOptions, folder: Path, dataset_json: dict,
+           log) -> tuple[dict, TrainOptions, ModelConfig]:
+    """Write the chosen plans and ``budget.json``; the options take the chosen epoch length and
+    learning rate, and epochs run until the deadline (the planned count is only the estimate at the
+    measured speed) or nnU-Net's 1000 x 250 iterations."""
+    write_model_json(folder, choice.plans, dataset_json)
+    write_budget(folder, choice.record())
+    log(choice.summary())
     s = choice.schedule
-    return replace(options, epochs=-(-MAX_ITERATIONS // s.iterations_per_epoch),
-                   iterations_per_epoch=s.iterations_per_epoch, val_iterations=s.val_iterations,
-                   initial_lr=s.initial_lr)
+    options = replace(options, epochs=-(-MAX_ITERATIONS // s.iterations_per_epoch),
+                      iterations_per_epoch=s.iterations_per_epoch, val_iterations=s.val_iterations,
+                      initial_lr=s.initial_lr)
+    return choice.plans, options, ModelConfig.from_dicts(choice.plans, dataset_json)
 
 
 def _finish_budget(folder: Path, choice: BudgetChoice, run: _Run, started: float, stopped: bool,
