@@ -1,14 +1,17 @@
 """Chords of a vessel's cross-section, as the official aorta and pulmonary reports measure them.
 
 Both official reports take the boundary of a 2-D section (the foreground pixels with a background
-face neighbour) and, for the diameter perpendicular to a given one, the longest boundary chord whose
-direction is (nearly) perpendicular to it.
+face neighbour); a section's diameter is its longest boundary chord (the farthest pair of boundary
+pixels of its first connected region), and the diameter perpendicular to it is the longest boundary
+chord whose direction is (nearly) perpendicular to it. The official aorta report's geometry holds
+these once and its pulmonary report imports them; so do ours.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
+from scipy.spatial.distance import pdist
 
 
 def boundary_points(mask: np.ndarray) -> np.ndarray:
@@ -20,6 +23,60 @@ def boundary_points(mask: np.ndarray) -> np.ndarray:
     """
     mask = mask > 0
     return np.argwhere(np.logical_xor(mask, ndimage.binary_erosion(mask)))
+
+
+def farthest_pair(points: np.ndarray) -> tuple[float, np.ndarray | None, np.ndarray | None]:
+    """The largest distance between two of ``points`` (N, D) and that pair (copies), the first pair
+    in ``pdist`` order on ties; ``(0.0, None, None)`` for no point, the point twice for one.
+
+    Examples:
+        >>> d, a, b = farthest_pair(np.array([[0, 0], [3, 4], [1, 1]]))
+        >>> float(d), a.tolist(), b.tolist()
+        (5.0, [0, 0], [3, 4])
+        >>> farthest_pair(np.zeros((0, 2), int))
+        (0.0, None, None)
+    """
+    if len(points) == 0:
+        return 0.0, None, None
+    if len(points) == 1:
+        return 0.0, points[0].copy(), points[0].copy()
+    distances = pdist(points)
+    best = int(np.argmax(distances))
+    first, second = condensed_pair(best, len(points))
+    return float(distances[best]), points[first].copy(), points[second].copy()
+
+
+def condensed_pair(k: int, n: int) -> tuple[int, int]:
+    """The pair ``(i, j)``, ``i < j``, at index ``k`` of a condensed distance matrix of ``n`` points
+    (``pdist`` order), without building the (n^2 / 2)-long index arrays.
+
+    Examples:
+        >>> [condensed_pair(k, 4) for k in range(6)]
+        [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
+    """
+    i = n - 2 - int(np.floor(np.sqrt(-8 * k + 4 * n * (n - 1) - 7) / 2 - 0.5))
+    j = k + i + 1 - n * (n - 1) // 2 + (n - i) * (n - i - 1) // 2
+    return i, int(j)
+
+
+def first_region_diameter(mask: np.ndarray) -> tuple[float, np.ndarray, np.ndarray] | None:
+    """The longest boundary chord (index units) and its end points of the first connected region of
+    ``mask`` (full connectivity, regions numbered in C order), or None for an empty mask.
+
+    Examples:
+        >>> m = np.zeros((6, 6), np.uint8); m[1:4, 1] = 1; m[5, 5] = 1
+        >>> d, a, b = first_region_diameter(m); float(d), a.tolist(), b.tolist()
+        (2.0, [1, 1], [3, 1])
+        >>> first_region_diameter(np.zeros((3, 3))) is None
+        True
+    """
+    labels, count = ndimage.label(mask > 0, structure=np.ones((3,) * mask.ndim))
+    if count == 0:
+        return None
+    box = ndimage.find_objects(labels, max_label=1)[0]
+    diameter, a, b = farthest_pair(boundary_points(labels[box] == 1))
+    offset = np.array([s.start for s in box])
+    return diameter, a + offset, b + offset
 
 
 def perpendicular_chord(mask: np.ndarray, start: np.ndarray, end: np.ndarray

@@ -1,22 +1,18 @@
 """Cross-sections of a mask by a plane, and their diameters, with the official report's rules.
 
 A plane through a centerline point is the set of voxels less than one voxel from it; its cut of the
-aorta is dilated once and only the 26-connected blob nearest the point is kept. A cut's diameter is
-the largest distance between two of its boundary voxels; the perpendicular diameter is the longest
-boundary chord at an angle to it whose |cos| is below 0.1 (and longer than 5 voxels), else 0.2,
-else 0.5. Distances are between voxel centres, in mm through the grid's voxel sizes.
+aorta is dilated once and only the 26-connected blob nearest the point is kept. A cut's diameter and
+perpendicular diameter are the chords of :mod:`totalseg.reports.chords` (shared with the pulmonary
+report). Distances are between voxel centres, in mm through the grid's voxel sizes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 from scipy import ndimage
-from scipy.spatial.distance import cdist, pdist
-from skimage.measure import label, regionprops
+from scipy.spatial.distance import cdist
 
-from totalseg.reports.chords import perpendicular_chord
+from totalseg.reports.chords import first_region_diameter, perpendicular_chord
 
 
 def plane_mask(shape: tuple[int, ...], normal: np.ndarray, point: np.ndarray) -> np.ndarray:
@@ -66,32 +62,6 @@ def plane_cut(mask: np.ndarray, point: np.ndarray, normal: np.ndarray) -> np.nda
     return closest_blob(cut, point)
 
 
-def region_diameters(mask: np.ndarray) -> Iterator[tuple[float, np.ndarray, np.ndarray]]:
-    """Per connected region (full connectivity, label order): its largest boundary-voxel distance and ends.
-
-    Examples:
-        >>> m = np.zeros((6, 6), np.uint8); m[1:5, 2] = 1
-        >>> [(d, a.tolist(), b.tolist()) for d, a, b in region_diameters(m)]
-        [(3.0, [1, 2], [4, 2])]
-    """
-    for region in regionprops(label(mask)):
-        sub = region.image
-        boundary = np.logical_xor(sub, ndimage.binary_erosion(sub))
-        points = np.transpose(np.nonzero(boundary))
-        diameter, a, b = _farthest_pair(points)
-        offset = np.asarray(region.bbox[: mask.ndim])
-        yield diameter, a + offset, b + offset
-
-
-def _farthest_pair(points: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    if len(points) == 1:
-        return 0.0, points[0].copy(), points[0].copy()
-    distances = pdist(points)
-    k = int(np.argmax(distances))
-    first, second = np.triu_indices(len(points), 1)
-    return float(distances[k]), points[first[k]].copy(), points[second[k]].copy()
-
-
 def distance_mm(a: np.ndarray, b: np.ndarray, spacing: np.ndarray) -> float:
     """Distance between two voxel positions in mm.
 
@@ -110,7 +80,7 @@ def major_diameter_mm(mask: np.ndarray, spacing: np.ndarray) -> float | None:
         >>> major_diameter_mm(m, np.array([0.5, 0.5]))
         1.5
     """
-    region = next(region_diameters(mask), None)
+    region = first_region_diameter(mask)
     return None if region is None else distance_mm(region[1], region[2], spacing)
 
 
@@ -122,7 +92,7 @@ def diameters_mm(mask: np.ndarray, spacing: np.ndarray):
         >>> [round(v, 2) for v in diameters_mm(m, np.array([1.0, 1.0]))[:2]]
         [10.3, 5.83]
     """
-    region = next(region_diameters(mask), None)
+    region = first_region_diameter(mask)
     if region is None:
         return 0.0, 0.0, None, None
     _, start, end = region

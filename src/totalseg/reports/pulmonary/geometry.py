@@ -5,7 +5,8 @@ These follow TotalSegmentator's ``aorta_report.geometry`` routines, which its pu
 the normal is the direction of least variance of the voxel positions (a PCA with scikit-learn's solver
 choice and sign rule), the plane is every voxel closer than one voxel to it, a cross-section's
 diameter is the farthest pair of its boundary voxels, and the perpendicular diameter is the longest
-boundary chord within ``|cos| < 0.1`` of it (0.2, then 0.5, when none longer than 5 voxels exists).
+boundary chord within ``|cos| < 0.1`` of it (0.2, then 0.5, when none longer than 5 voxels exists);
+those chords live in :mod:`totalseg.reports.chords`, shared with the aorta report.
 
 Examples:
     >>> disc = np.zeros((9, 9), np.uint8); disc[2:7, 2:7] = 1
@@ -21,9 +22,13 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.linalg
 from scipy import ndimage
-from scipy.spatial.distance import pdist
 
-from totalseg.reports.chords import boundary_points, perpendicular_chord
+from totalseg.reports.chords import condensed_pair, farthest_pair, first_region_diameter, perpendicular_chord
+
+# farthest_pair, condensed_pair and first_region_diameter are the shared chords, offered here too
+__all__ = ["condensed_pair", "farthest_pair", "find_center", "first_region_diameter", "mask_normal",
+           "draw_plane", "keep_closest_blob", "plane_vessel_intersection", "max_perpendicular_chord",
+           "spaced_distance", "plane_diameters"]
 
 
 def find_center(mask: np.ndarray, *, integer: bool = False) -> np.ndarray | None:
@@ -133,56 +138,6 @@ def plane_vessel_intersection(vessel: np.ndarray, point: Sequence[float], normal
     plane = draw_plane(vessel.shape, normal, point)
     both = (plane.astype(np.int64) + vessel) > 1
     return keep_closest_blob(ndimage.binary_dilation(both, iterations=1), point).astype(np.uint8)
-
-
-def farthest_pair(points: np.ndarray) -> tuple[float, np.ndarray | None, np.ndarray | None]:
-    """The largest distance between two of ``points`` (N, D) and the pair, the first in pdist order.
-
-    Examples:
-        >>> d, a, b = farthest_pair(np.array([[0, 0], [3, 4], [1, 1]]))
-        >>> float(d), a.tolist(), b.tolist()
-        (5.0, [0, 0], [3, 4])
-    """
-    if len(points) == 0:
-        return 0.0, None, None
-    if len(points) == 1:
-        return 0.0, points[0].copy(), points[0].copy()
-    distances = pdist(points)
-    best = int(np.argmax(distances))
-    first, second = condensed_pair(best, len(points))
-    return float(distances[best]), points[first].copy(), points[second].copy()
-
-
-def condensed_pair(k: int, n: int) -> tuple[int, int]:
-    """The pair ``(i, j)``, ``i < j``, at index ``k`` of a condensed distance matrix of ``n`` points
-    (``pdist`` order), without building the index arrays.
-
-    Examples:
-        >>> [condensed_pair(k, 4) for k in range(6)]
-        [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
-    """
-    i = n - 2 - int(np.floor(np.sqrt(-8 * k + 4 * n * (n - 1) - 7) / 2 - 0.5))
-    j = k + i + 1 - n * (n - 1) // 2 + (n - i) * (n - i - 1) // 2
-    return i, int(j)
-
-
-def first_region_diameter(mask: np.ndarray) -> tuple[float, np.ndarray, np.ndarray] | None:
-    """Boundary diameter (index units) and end points of the first connected region (full
-    connectivity, labelled in scan order), or None for an empty mask.
-
-    Examples:
-        >>> m = np.zeros((6, 6), np.uint8); m[1:4, 1] = 1
-        >>> d, a, b = first_region_diameter(m); float(d), a.tolist(), b.tolist()
-        (2.0, [1, 1], [3, 1])
-    """
-    labels, count = ndimage.label(mask > 0, structure=np.ones((3,) * mask.ndim))
-    if count == 0:
-        return None
-    box = ndimage.find_objects(labels, max_label=1)[0]
-    region = labels[box] == 1
-    diameter, a, b = farthest_pair(boundary_points(region))
-    offset = np.array([s.start for s in box])
-    return diameter, a + offset, b + offset
 
 
 def max_perpendicular_chord(mask: np.ndarray, start: np.ndarray | None, end: np.ndarray | None
