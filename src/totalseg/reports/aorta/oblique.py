@@ -5,7 +5,8 @@ diameter), the cube is rotated about the cut's centre so that the cut's normal (
 direction) becomes the grid's z axis, and the cut, the lumens and the CT are resampled onto the
 cube's grid (nibabel ``resample_from_to``; order 0 for masks). The axial slice through the cut's
 centre, closed once and holes filled, gives the area and the diameters; the end points are mapped
-back to world coordinates (mm).
+back to world coordinates (mm). The cube and the rotation are :mod:`totalseg.reports.oblique_grid`'s,
+shared with the pulmonary report.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from nibabel.processing import resample_from_to
 from scipy import ndimage
 
 from totalseg.reports.aorta.planes import centre, diameters_mm, mask_normal
+from totalseg.reports.oblique_grid import fixed_box, half_box_voxels, section_rotation
 
 
 @dataclass(frozen=True)
@@ -33,30 +35,6 @@ class FlatSection:
     to_world: np.ndarray
 
 
-def _rotation(source: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """The rotation taking direction ``source`` to ``target`` (Rodrigues; a reflection when opposite)."""
-    source, target = source / np.linalg.norm(source), target / np.linalg.norm(target)
-    dot = np.clip(np.dot(source, target), -1.0, 1.0)
-    if np.isclose(dot, 1):
-        return np.eye(3)
-    if np.isclose(dot, -1):
-        axis = np.eye(3)[np.argmin(np.abs(source))]
-        axis = np.cross(source, axis)
-        axis = axis / np.linalg.norm(axis)
-        return 2 * np.outer(axis, axis) - np.eye(3)
-    cross = np.cross(source, target)
-    skew = np.array([[0, -cross[2], cross[1]], [cross[2], 0, -cross[0]], [-cross[1], cross[0], 0]])
-    return np.eye(3) + skew + skew @ skew * (1 - dot) / np.linalg.norm(cross) ** 2
-
-
-def _fixed_box(mask: np.ndarray, zooms, size_mm: float) -> tuple[slice, ...]:
-    half = ((np.asarray([size_mm] * 3) / np.asarray(zooms[:3])).astype(int) / 2).astype(int)
-    coords = np.where(mask > 0.5)
-    middle = [int(np.mean(coords[a])) for a in range(3)]
-    return tuple(slice(max(0, int(middle[a] - half[a])), min(mask.shape[a], int(middle[a] + half[a])))
-                 for a in range(3))
-
-
 def flatten(cut: np.ndarray, affine: np.ndarray, zooms, *, false_lumen: np.ndarray, true_lumen: np.ndarray,
             ct: np.ndarray | None, size_mm: float) -> FlatSection:
     """The flattened slice of a landmark's ``cut`` (uint8 on the grid ``affine``).
@@ -68,22 +46,11 @@ def flatten(cut: np.ndarray, affine: np.ndarray, zooms, *, false_lumen: np.ndarr
         >>> flat.z, int(flat.cut.sum()), int(flat.true_lumen.sum())
         (14, 400, 400)
     """
-    box = _fixed_box(cut, zooms, size_mm)
+    box = fixed_box(cut, half_box_voxels(size_mm, zooms))
     crop_affine = affine.copy()
     crop_affine[:3, 3] = (affine @ np.array([b.start for b in box] + [1]))[:3]
     cropped = cut[box].astype(np.float64)
-    centre_vox, normal_vox = centre(cropped), mask_normal(cropped)
-    linear = crop_affine[:3, :3]
-    world_centre = linear @ centre_vox + crop_affine[:3, 3]
-    normal, target = linear @ normal_vox, linear @ np.array([0, 0, 1])
-    if np.dot(normal, target) < 0:
-        target = -target
-    rotation = np.eye(4)
-    rotation[:3, :3] = _rotation(normal, target)
-    to_origin, from_origin = np.eye(4), np.eye(4)
-    to_origin[:3, 3] -= world_centre
-    from_origin[:3, 3] += world_centre
-    combined = from_origin @ rotation @ to_origin
+    combined = section_rotation(centre(cropped), mask_normal(cropped), crop_affine)
     moved = combined @ crop_affine
     grid = nib.Nifti1Image(np.zeros(cropped.shape, np.uint8), crop_affine)
 

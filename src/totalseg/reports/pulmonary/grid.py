@@ -1,5 +1,6 @@
 """The report's measuring grid: NIfTI crops, the 0.8 mm grid, resampling onto it, and the rotation of a
-cross-section into an image plane, with the official pulmonary report's rules.
+cross-section into an image plane, with the official pulmonary report's rules (the fixed box and the
+rotation are :mod:`totalseg.reports.oblique_grid`'s, shared with the aorta report).
 
 Every step works on ``nibabel`` images, as the official report's do, so that the voxels resampled
 with ``nibabel.processing.resample_from_to`` (spline orders, integer outputs) are the same.
@@ -20,6 +21,7 @@ from nibabel.processing import resample_from_to
 from scipy import ndimage
 
 from totalseg.engine.postprocess import keep_largest_blob
+from totalseg.reports.oblique_grid import fixed_box, section_rotation
 from totalseg.reports.pulmonary.geometry import find_center, mask_normal
 
 
@@ -79,17 +81,9 @@ def crop_to_masks(img: nib.Nifti1Image, masks: Sequence[nib.Nifti1Image], margin
         union = resample_from_to(nib.Nifti1Image(union, masks[0].affine), img, order=0).get_fdata(
             dtype=np.float32)
     if fixed_size:
-        return crop_box(img, _box_around_centre(union, (margin / 2).astype(int)), dtype)
+        box = fixed_box(union, (margin / 2).astype(int))
+        return crop_box(img, [[b.start, b.stop] for b in box], dtype)
     return crop_box(img, _bounding_box(union, margin), dtype)
-
-
-def _box_around_centre(union: np.ndarray, half: np.ndarray) -> list[list[int]]:
-    if union.any():
-        coords = np.where(union > 0)
-        centre = [int(np.mean(coords[axis])) for axis in range(3)]
-    else:
-        centre = [size // 2 for size in union.shape]
-    return [[max(0, int(centre[a] - half[a])), min(union.shape[a], int(centre[a] + half[a]))] for a in range(3)]
 
 
 def _bounding_box(union: np.ndarray, margin: np.ndarray) -> list[list[int]]:
@@ -144,9 +138,7 @@ def rotate_into_plane(plane: nib.Nifti1Image, ct: nib.Nifti1Image, *, margin_mm:
     normal_vox = np.array([0.0, 0.0, 1.0]) if centre_vox is None else mask_normal(data)
     if centre_vox is None:
         centre_vox = (np.asarray(data.shape) - 1) / 2
-    linear = mask_box.affine[:3, :3]
-    centre = linear @ centre_vox + mask_box.affine[:3, 3]
-    rotation = _rotation_about(linear @ normal_vox, linear @ np.array([0, 0, 1]), centre)
+    rotation = section_rotation(centre_vox, normal_vox, mask_box.affine)
     rotated_affine = rotation @ mask_box.affine
     inverse_affine = np.linalg.inv(rotation) @ mask_box.affine
 
@@ -154,35 +146,3 @@ def rotate_into_plane(plane: nib.Nifti1Image, ct: nib.Nifti1Image, *, margin_mm:
         return resample_from_to(nib.Nifti1Image(img.get_fdata(), rotated_affine), mask_box, order=order)
 
     return rotate(mask_box, 0), rotate(ct_box, 3), inverse_affine
-
-
-def _rotation_about(source: np.ndarray, target: np.ndarray, centre: np.ndarray) -> np.ndarray:
-    """4x4: the rotation turning ``source`` onto ``target`` (or its opposite, whichever is nearer),
-    about ``centre``."""
-    if np.dot(source, target) < 0:
-        target = -target
-    rotation = np.eye(4)
-    rotation[:3, :3] = _rotation_matrix(source, target)
-    to_origin, back = np.eye(4), np.eye(4)
-    to_origin[:3, 3] -= centre
-    back[:3, 3] += centre
-    return back @ rotation @ to_origin
-
-
-def _rotation_matrix(source: np.ndarray, target: np.ndarray) -> np.ndarray:
-    def unit(v: np.ndarray) -> np.ndarray:
-        n = np.linalg.norm(v)
-        return v if n == 0 else v / n
-
-    source, target = unit(source), unit(target)
-    if not np.linalg.norm(source) or not np.linalg.norm(target):
-        return np.eye(3)
-    dot = np.clip(np.dot(source, target), -1.0, 1.0)
-    if np.isclose(dot, 1):
-        return np.eye(3)
-    if np.isclose(dot, -1):
-        axis = unit(np.cross(source, np.eye(3)[np.argmin(np.abs(source))]))
-        return 2 * np.outer(axis, axis) - np.eye(3)
-    cross = np.cross(source, target)
-    skew = np.array([[0, -cross[2], cross[1]], [cross[2], 0, -cross[0]], [-cross[1], cross[0], 0]])
-    return np.eye(3) + skew + skew @ skew * (1 - dot) / np.linalg.norm(cross) ** 2
