@@ -264,8 +264,8 @@ def _aorta(inputs: ReportInputs) -> dict:
     """The aorta report from ``seg_dir``'s masks and/or a ``total`` multilabel file, else our ``total`` run."""
     import nibabel as nib
 
-    from totalseg.reports.aorta.metadata import check_ct_shape
     from totalseg.reports.aorta.outputs import ReportRequest, run_report
+    from totalseg.reports.nodeinfo import check_ct_shape
 
     ct = _nifti_ct(inputs)
     seg_dir = inputs.seg_dir if inputs.found("aorta.nii.gz") else None

@@ -7,12 +7,10 @@ Examples:
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
-from totalseg.errors import InputError
+from totalseg.reports.nodeinfo import report_metadata
 
 # the official pulmonary report version whose semantics this reproduces
 VERSION = "0.2.1"
@@ -52,45 +50,23 @@ def default_metadata() -> dict[str, object]:
         >>> default_metadata()["PatientAge"], default_metadata()["version"]
         (83, '0.2.1')
     """
-    return {"PatientName": "Unknown", "PatientSex": "M", "PatientAge": 83, "PatientBirthDate": "19000101",
-            "PatientID": "Unknown", "StudyID": "Unknown", "StudyDescription": "Unknown",
-            "StudyDate": "19000101", "version": VERSION}
+    return report_metadata(None, version=VERSION)
 
 
 def metadata_from_nodeinfo(path: str | os.PathLike) -> dict[str, object]:
-    """The metadata of a node-info JSON file, as the official report reads it: ``Patients*`` keys
-    renamed to ``Patient*``, the age (default ``099Y``) in whole years, the report version added.
+    """The metadata of a node-info JSON file, as the official report reads it (the shared rules of
+    :mod:`totalseg.reports.nodeinfo`): ``Patients*`` keys renamed to ``Patient*``, the age (default
+    ``099Y``) in whole years, the report version added; the defaults when no such file exists.
 
     Raises:
         InputError: the file cannot be read, or the age is in weeks or outside 5-150 years (where the
             official report stops without a result).
 
     Examples:
-        >>> import tempfile
-        >>> path = Path(tempfile.mkdtemp()) / "nodeinfo.json"
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "nodeinfo.json"
         >>> _ = path.write_text('{"PatientsAge": "045Y", "PatientSex": "F"}')
         >>> metadata_from_nodeinfo(path)
         {'PatientSex': 'F', 'PatientAge': 45, 'version': '0.2.1'}
     """
-    path = Path(path)
-    try:
-        metadata = json.loads(path.read_text(), strict=False)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: cannot read the node-info JSON ({exc}); pass a JSON file of DICOM tags") from None
-    for source, target in (("PatientsAge", "PatientAge"), ("PatientsSex", "PatientSex"),
-                           ("PatientsBirthDate", "PatientBirthDate")):
-        if source in metadata:
-            metadata[target] = metadata.pop(source)
-    metadata.setdefault("PatientAge", "099Y")
-    age_text = str(metadata["PatientAge"])
-    if "W" in age_text:
-        raise InputError(f"{path}: patient age {age_text} is in weeks; the report is for patients aged 5-150 years")
-    try:
-        age = int(age_text.replace("Y", ""))
-    except ValueError:
-        raise InputError(f"{path}: patient age {age_text!r} is not a number of years (e.g. 045Y)") from None
-    if not 5 <= age <= 150:
-        raise InputError(f"{path}: patient age {age} is outside 5-150 years, where the official report stops")
-    metadata["PatientAge"] = age
-    metadata["version"] = VERSION
-    return metadata
+    return report_metadata(path, version=VERSION)

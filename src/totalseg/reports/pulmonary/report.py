@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import nibabel as nib
 
-from totalseg.errors import InputError
+from totalseg.reports.nodeinfo import check_ct_shape
 from totalseg.reports.pulmonary.landmarks import LANDMARKS, default_metadata
 from totalseg.reports.pulmonary.masks import ARTERY, MaskSet
 from totalseg.reports.pulmonary.measure import build_grid, measure_landmarks
@@ -30,28 +30,9 @@ class PulmonaryResult:
     slices: dict[int, dict]
 
 
-def check_ct(ct: nib.Nifti1Image) -> None:
-    """Refuse the CTs the official report stops on: not 3-D, a side over 1500 or under 20 voxels.
-
-    Examples:
-        >>> import numpy as np
-        >>> check_ct(nib.Nifti1Image(np.zeros((10, 30, 30), np.int16), np.eye(4)))
-        Traceback (most recent call last):
-        ...
-        totalseg.errors.InputError: CT shape (10, 30, 30): a side under 20 voxels; pass a CT covering the chest
-    """
-    shape = ct.shape
-    if len(shape) != 3:
-        raise InputError(f"CT shape {shape}: expected a 3-D image; pass one CT volume")
-    if max(shape) > 1500:
-        raise InputError(f"CT shape {shape}: a side over 1500 voxels; pass a CT of at most 1500 voxels a side")
-    if min(shape) < 20:
-        raise InputError(f"CT shape {shape}: a side under 20 voxels; pass a CT covering the chest")
-
-
 def measure_report(ct: nib.Nifti1Image, masks: MaskSet, *, metadata: dict | None = None) -> PulmonaryResult:
     """Measure every landmark the masks allow; the others get a reason."""
-    check_ct(ct)
+    check_ct_shape(ct.shape, "CT")
     reasons: dict[int, str] = {}
     if ARTERY not in masks.images:
         why = masks.missing_reason(ARTERY)
