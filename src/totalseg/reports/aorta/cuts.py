@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from totalseg.reports.aorta import centerline as cl
-from totalseg.reports.aorta.planes import closest_blob, major_diameter_mm, plane_cut
+from totalseg.reports.aorta.planes import major_diameter_mm
+from totalseg.reports.sections import closest_blob, plane_cut
 
 
 def crop_box(shape: tuple[int, ...], zooms, point: np.ndarray, crop_mm: float) -> tuple[slice, ...]:

@@ -19,7 +19,8 @@ from scipy import ndimage
 from totalseg.reports.aorta import centerline as cl
 from totalseg.reports.aorta.cuts import widest_point
 from totalseg.reports.aorta.definitions import LANDMARKS, MIN_STRUCTURE_MM3, STRUCTURES
-from totalseg.reports.aorta.planes import centre, farthest_points
+from totalseg.reports.aorta.planes import farthest_points
+from totalseg.reports.sections import find_center
 
 
 @dataclass
@@ -82,7 +83,7 @@ def _anchor_index(key, contact, branch, anchors, path, spacing) -> int | None:
     elif key in branch:
         point = np.asarray(branch[key])
     else:
-        point = np.round(centre(contact)).astype(np.int32)
+        point = np.round(find_center(contact)).astype(np.int32)
     if key == "sinotub_junc" and anchors["brachio"].index is not None:
         stretch = path[anchors["brachio"].index:]
     elif key == "T12":

@@ -18,8 +18,9 @@ import numpy as np
 from nibabel.processing import resample_from_to
 from scipy import ndimage
 
-from totalseg.reports.aorta.planes import centre, diameters_mm, mask_normal
+from totalseg.reports.aorta.planes import diameters_mm
 from totalseg.reports.oblique_grid import fixed_box, half_box_voxels, section_rotation
+from totalseg.reports.sections import find_center, mask_normal
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ def flatten(cut: np.ndarray, affine: np.ndarray, zooms, *, false_lumen: np.ndarr
     crop_affine = affine.copy()
     crop_affine[:3, 3] = (affine @ np.array([b.start for b in box] + [1]))[:3]
     cropped = cut[box].astype(np.float64)
-    combined = section_rotation(centre(cropped), mask_normal(cropped), crop_affine)
+    combined = section_rotation(find_center(cropped), mask_normal(cropped), crop_affine)
     moved = combined @ crop_affine
     grid = nib.Nifti1Image(np.zeros(cropped.shape, np.uint8), crop_affine)
 
@@ -58,7 +59,7 @@ def flatten(cut: np.ndarray, affine: np.ndarray, zooms, *, false_lumen: np.ndarr
         return resample_from_to(nib.Nifti1Image(data, moved), grid, order=order).get_fdata()
 
     flat = turn(cropped, 0).astype(np.uint8)
-    middle = centre(flat)
+    middle = find_center(flat)
     z = int(np.round(middle).astype(np.int32)[2]) if middle is not None else flat.shape[2] // 2
     layers = [flat] + [turn(((cut > 0) & (m > 0))[box].astype(np.float64), 0).astype(np.uint8)
                        for m in (false_lumen, true_lumen)]

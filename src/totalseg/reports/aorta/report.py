@@ -23,7 +23,7 @@ from totalseg.reports.aorta.landmarks import Placement, anchor_structures, place
 from totalseg.reports.aorta.measurements import landmark_cuts, landmark_numbers, section_numbers
 from totalseg.reports.aorta.metadata import report_metadata
 from totalseg.reports.aorta.oblique import FlatSection
-from totalseg.reports.aorta.planes import centre
+from totalseg.reports.sections import find_center
 
 
 @dataclass
@@ -85,7 +85,7 @@ def _centerline(data: ReportData) -> np.ndarray:
     except ValueError as exc:
         raise InputError(f"{exc}: the aorta mask is too small or fragmented for a centerline; "
                          "pass a segmentation that covers the aorta") from None
-    annulus_centre = centre(data.annulus)
+    annulus_centre = find_center(data.annulus)
     if annulus_centre is None:
         return path
     path = cl.append_point(path, annulus_centre)

@@ -22,7 +22,7 @@ from scipy import ndimage
 
 from totalseg.engine.postprocess import keep_largest_blob
 from totalseg.reports.oblique_grid import fixed_box, section_rotation
-from totalseg.reports.pulmonary.geometry import find_center, mask_normal
+from totalseg.reports.sections import find_center, mask_normal
 
 
 def header_zooms(img: nib.Nifti1Image) -> np.ndarray:

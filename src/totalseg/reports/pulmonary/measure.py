@@ -21,14 +21,8 @@ import nibabel as nib
 import numpy as np
 from scipy.ndimage import binary_fill_holes
 
-from totalseg.reports.pulmonary.geometry import (
-    find_center,
-    first_region_diameter,
-    mask_normal,
-    plane_diameters,
-    plane_vessel_intersection,
-    spaced_distance,
-)
+from totalseg.reports.chords import first_region_diameter
+from totalseg.reports.pulmonary.geometry import plane_diameters, spaced_distance
 from totalseg.reports.pulmonary.grid import (
     crop_to_masks,
     header_zooms,
@@ -38,6 +32,7 @@ from totalseg.reports.pulmonary.grid import (
     zoom_to_spacing,
 )
 from totalseg.reports.pulmonary.landmarks import CROP_MARGIN_MM, GRID_SPACING_MM, LANDMARKS
+from totalseg.reports.sections import find_center, mask_normal, plane_cut
 
 _METRICS = ("area", "diameter", "diameter_pd", "start", "end", "start_pd", "end_pd")
 # how far around a cross-section the rotated box reaches, in multiples of the largest first diameter
@@ -99,7 +94,7 @@ def landmark_planes(grid: ReportGrid) -> tuple[dict[int, np.ndarray], dict[int, 
             continue
         point = tuple(find_center(data, integer=True))
         centres[lm.index] = point
-        plane = data if lm.index == 1 else plane_vessel_intersection(grid.artery, point, mask_normal(data))
+        plane = data if lm.index == 1 else plane_cut(grid.artery, point, mask_normal(data))
         if plane.sum() == 0:
             reasons[lm.index] = (f"the plane through the {lm.name} landmark does not cut the pulmonary artery "
                                  "mask (artery cut off or landmark outside it)" if grid.artery.any() else
