@@ -57,8 +57,9 @@ def train(raw: Path, out: Path, minutes: float, threads: int) -> tuple[float, fl
     started, loads = time.monotonic(), []
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
         while proc.poll() is None:
-            time.sleep(5)
-            loads.append(os.getloadavg()[0])
+            time.sleep(0.2)
+            if time.monotonic() - started >= 5 * (len(loads) + 1):
+                loads.append(os.getloadavg()[0])
         output = proc.stdout.read()
     if proc.returncode != 0:
         raise SystemExit(f"totalseg train failed:\n{output}")

@@ -4,6 +4,8 @@ The rungs are measured from the smallest up; once one cannot get the iterations 
 the larger ones (slower, and needing more iterations) cannot either and are not measured. The choice, every
 candidate's plan and measured speed, and the reason are logged and written to ``budget.json``
 beside ``plans.json``; the end of the run (epochs and iterations done, seconds) is added to it.
+On CPU the smallest rung is measured in fp32 and with bf16 autocast first; bf16 is used when it is
+at least 10 % faster (CPUs with native bf16 instructions), as AMP is on CUDA.
 """
 
 from __future__ import annotations
@@ -41,10 +43,13 @@ class BudgetChoice:
     budget_s: float
     train_s: float
     epoch_end_s: float  # expected validation and checkpoint time after each epoch
+    cpu_bf16: bool = False
+    precision_speeds: dict | None = None  # CPU: the smallest rung's it/s in fp32 and bf16
 
     def record(self) -> dict:
         return {"budget_s": round(self.budget_s, 1), "train_s": round(self.train_s, 1),
                 "reserve_s": round(self.reserve_s, 1), "chosen": self.schedule.to_json(),
+                "precision": "bf16" if self.cpu_bf16 else "fp32", "precision_speeds": self.precision_speeds,
                 "candidates": self.candidates}
 
     def summary(self) -> str:
@@ -53,7 +58,8 @@ class BudgetChoice:
         s = self.schedule
         conf = self.plans["configurations"][CONFIGURATION]
         feats = conf["architecture"]["arch_kwargs"]["features_per_stage"]
-        return (f"Budget {self.budget_s / 60:.1f} min ({self.train_s:.0f} s to train): measured {measured}; "
+        precision = " (bf16 autocast)" if self.cpu_bf16 else ""
+        return (f"Budget {self.budget_s / 60:.1f} min ({self.train_s:.0f} s to train): measured{precision} {measured}; "
                 f"chose {s.rung} (patch {conf['patch_size']}, batch {conf['batch_size']}, features "
                 f"{feats[0]}..{feats[-1]}), {s.epochs} epochs x {s.iterations_per_epoch} iterations, "
                 f"lr {s.initial_lr}: {s.reason}")
@@ -85,16 +91,20 @@ def choose_budget_plan(
     full = plan_experiment(fingerprint, dataset_json, options=planner, name=name)
     full_patch_xyz = full["configurations"][CONFIGURATION]["patch_size"][::-1]
     seconds = min(4.0, max(1.0, 0.02 * budget_s))
-    plans, speeds, candidates, stop = {}, {}, [], None
+    rung_plans = {r.name: full if r.base_features is None else plan_experiment(
+        fingerprint, dataset_json, options=r.planner_options(planner, full_patch_xyz), name=name) for r in ladder}
+    bf16, precision_speeds, speeds = _precision(rung_plans[ladder[-1].name], ladder[-1].name, dataset_json, cases,
+                                                device, seconds)
+    plans, candidates, stop = {}, [], None
     for rung in reversed(ladder):  # smallest first
-        rung_plans = full if rung.base_features is None else plan_experiment(
-            fingerprint, dataset_json, options=rung.planner_options(planner, full_patch_xyz), name=name)
-        entry = _describe(rung, rung_plans)
+        entry = _describe(rung, rung_plans[rung.name])
         if stop is not None:
             candidates.append({**entry, "iterations_per_s": None, "skipped": stop})
             continue
-        plans[rung.name] = rung_plans
-        speeds[rung.name] = measure_speed(rung_plans, dataset_json, cases, device, seconds=seconds)
+        plans[rung.name] = rung_plans[rung.name]
+        if rung.name not in speeds:
+            speeds[rung.name] = measure_speed(plans[rung.name], dataset_json, cases, device, seconds=seconds,
+                                              bf16=bf16)
         alone = choose_schedule({rung.name: speeds[rung.name]}, _train_seconds(deadline, plans, speeds, n_val_cases),
                                 ladder=[rung])
         candidates.append({**entry, "iterations_per_s": round(speeds[rung.name].iterations_per_s, 3),
@@ -108,7 +118,20 @@ def choose_budget_plan(
     speed = speeds[schedule.rung]
     reserve = _reserve_s(chosen, speed, n_val_cases)
     epoch_end = schedule.val_iterations * speed.val_batch_s + CHECKPOINT_S
-    return BudgetChoice(chosen, schedule, candidates[::-1], reserve, budget_s, train_s[schedule.rung], epoch_end)
+    return BudgetChoice(chosen, schedule, candidates[::-1], reserve, budget_s, train_s[schedule.rung], epoch_end,
+                        bf16, precision_speeds)
+
+
+def _precision(plans: dict, name: str, dataset_json: dict, cases: Sequence[CachedCase], device: torch.device,
+               seconds: float) -> tuple[bool, dict | None, dict[str, Speed]]:
+    """On CPU: bf16 autocast when it trains the smallest rung at least 10 % faster than fp32."""
+    fp32 = measure_speed(plans, dataset_json, cases, device, seconds=seconds)
+    if device.type != "cpu":
+        return False, None, {name: fp32}
+    bf16 = measure_speed(plans, dataset_json, cases, device, seconds=seconds, bf16=True)
+    faster = bf16.iterations_per_s >= 1.1 * fp32.iterations_per_s
+    measured = {"fp32": round(fp32.iterations_per_s, 3), "bf16": round(bf16.iterations_per_s, 3)}
+    return faster, measured, {name: bf16 if faster else fp32}
 
 
 def write_budget(folder: Path, record: dict) -> None:

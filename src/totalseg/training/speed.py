@@ -5,7 +5,8 @@ the cached cases (augmentation included), forward, Dice + CE with deep supervisi
 the SGD step (under AMP on CUDA). A few warm-up iterations run first; then iterations are timed
 until ``seconds`` have passed (a plan whose single iteration takes longer is timed on that one).
 On CPU the loader and the network share the cores, so an iteration costs both; on a GPU the loader's
-threads overlap the network and the slower of the two sets the pace.
+threads overlap the network and the slower of the two sets the pace. Mixed precision is the
+trainer's: fp16 autocast on CUDA, bf16 autocast on CPU with ``bf16`` (loss in fp32).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from totalseg.training.preprocessing import CachedCase
 
 
 def measure_speed(plans: dict, dataset_json: dict, cases: Sequence[CachedCase], device: torch.device, *,
-                  seconds: float = 3.0, warmup: int = 2) -> Speed:
+                  seconds: float = 3.0, warmup: int = 2, bf16: bool = False) -> Speed:
     """Training iterations per second and seconds per validation batch of ``plans`` on ``device``.
 
     Examples:
@@ -43,7 +44,8 @@ def measure_speed(plans: dict, dataset_json: dict, cases: Sequence[CachedCase], 
     network.to(device).train()
     optimizer = torch.optim.SGD(network.parameters(), lr=1e-3, momentum=0.99, nesterov=True)
     loader = PatchLoader(cases, default_augmentation(tuple(conf["patch_size"])), conf["batch_size"], seed=12345)
-    amp = device.type == "cuda"
+    amp = device.type == "cuda" or bf16
+    dtype = torch.bfloat16 if device.type == "cpu" else torch.float16
     step_s, batch_s = [], []
     deadline = None
     for i in range(warmup + 1000):
@@ -52,8 +54,9 @@ def measure_speed(plans: dict, dataset_json: dict, cases: Sequence[CachedCase], 
         loaded = time.perf_counter()
         image, seg = batch.image.to(device), batch.seg.to(device)
         optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(device.type, enabled=amp):
-            loss = deep_supervision_loss(network(image), seg, batch_dice=False)
+        with torch.autocast(device.type, dtype=dtype, enabled=amp):
+            outputs = network(image)
+        loss = deep_supervision_loss([o.float() for o in outputs], seg, batch_dice=False)
         loss.backward()
         optimizer.step()
         _sync(device)
@@ -66,15 +69,16 @@ def measure_speed(plans: dict, dataset_json: dict, cases: Sequence[CachedCase], 
                 break
     step, load = sum(step_s) / len(step_s), sum(batch_s) / len(batch_s)
     per_iteration = step + load if device.type == "cpu" else max(step, load)
-    return Speed(1 / per_iteration, _forward_s(network, image, device, amp))
+    return Speed(1 / per_iteration, _forward_s(network, image, device, amp, dtype))
 
 
 @torch.no_grad()
-def _forward_s(network: torch.nn.Module, image: torch.Tensor, device: torch.device, amp: bool) -> float:
+def _forward_s(network: torch.nn.Module, image: torch.Tensor, device: torch.device, amp: bool,
+               dtype: torch.dtype) -> float:
     """Seconds for one forward pass of a batch (a validation batch)."""
     network.eval()
     started = time.perf_counter()
-    with torch.autocast(device.type, enabled=amp):
+    with torch.autocast(device.type, dtype=dtype, enabled=amp):
         network(image)
     _sync(device)
     network.train()

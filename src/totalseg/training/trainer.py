@@ -65,6 +65,7 @@ class TrainOptions:
     loader_threads: int = 1
     final_validation: bool = True
     fit_budget: bool = False  # with max_minutes: choose plan, epochs and iterations for the budget
+    cpu_bf16: bool = False  # bf16 autocast on CPU (the CPU counterpart of AMP on CUDA)
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.iterations_per_epoch < 1 or self.val_iterations < 0:
@@ -164,7 +165,7 @@ def _adopt(choice: BudgetChoice, options: TrainOptions, folder: Path, dataset_js
     s = choice.schedule
     options = replace(options, epochs=-(-MAX_ITERATIONS // s.iterations_per_epoch),
                       iterations_per_epoch=s.iterations_per_epoch, val_iterations=s.val_iterations,
-                      initial_lr=s.initial_lr)
+                      initial_lr=s.initial_lr, cpu_bf16=choice.cpu_bf16)
     return choice.plans, options, ModelConfig.from_dicts(choice.plans, dataset_json)
 
 
@@ -255,8 +256,9 @@ class _Run:
         self.network.to(self.device).train()
         self.optimizer = torch.optim.SGD(self.network.parameters(), lr=self.options.initial_lr, momentum=0.99,
                                          nesterov=True, weight_decay=self.options.weight_decay)
-        self.amp = self.device.type == "cuda"
-        self.scaler = torch.amp.GradScaler("cuda") if self.amp else None
+        self.amp = self.device.type == "cuda" or (self.device.type == "cpu" and self.options.cpu_bf16)
+        self.amp_dtype = torch.bfloat16 if self.device.type == "cpu" else torch.float16
+        self.scaler = torch.amp.GradScaler("cuda") if self.device.type == "cuda" else None
         mirror_axes = (0, 1, 2) if self.options.mirror else ()
         self.train_loader = PatchLoader(train_cases, default_augmentation(patch, mirror_axes=mirror_axes),
                                         conf["batch_size"], seed=self.options.seed)
@@ -343,8 +345,7 @@ class _Run:
 
     def _step(self, image: torch.Tensor, seg: torch.Tensor) -> float:
         self.optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(self.device.type, enabled=self.amp):
-            loss = deep_supervision_loss(self.network(image), seg, batch_dice=self.batch_dice)
+        _, loss = self._outputs_and_loss(image, seg)
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
             self.scaler.unscale_(self.optimizer)
@@ -357,6 +358,16 @@ class _Run:
             self.optimizer.step()
         return float(loss.detach())
 
+    def _outputs_and_loss(self, image: torch.Tensor, seg: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """The deep-supervision outputs and the loss, under AMP (fp16 on CUDA, bf16 on CPU with
+        ``cpu_bf16``); on CPU the loss is taken in fp32 on the outputs cast back."""
+        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp):
+            outputs = self.network(image)
+            if self.device.type != "cpu":
+                return outputs, deep_supervision_loss(outputs, seg, batch_dice=self.batch_dice)
+        outputs = [o.float() for o in outputs]
+        return outputs, deep_supervision_loss(outputs, seg, batch_dice=self.batch_dice)
+
     @torch.no_grad()
     def _validate(self) -> tuple[float, np.ndarray]:
         """Loss and per-class pseudo Dice (summed over fixed validation patches, as nnU-Net)."""
@@ -366,9 +377,8 @@ class _Run:
         self.network.eval()
         for batch in self.val_loader.epoch(0, self.options.val_iterations, threads=0):
             image, seg = batch.image.to(self.device), batch.seg.to(self.device)
-            with torch.autocast(self.device.type, enabled=self.amp):
-                outputs = self.network(image)
-                losses.append(float(deep_supervision_loss(outputs, seg, batch_dice=self.batch_dice)))
+            outputs, loss = self._outputs_and_loss(image, seg)
+            losses.append(float(loss))
             pred = outputs[0].argmax(1)
             target = seg[:, 0].long()
             for c in range(1, n_classes):
