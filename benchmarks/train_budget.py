@@ -96,6 +96,7 @@ def one_run(kind: str, minutes: float, seed: int, threads: int) -> dict:
     row = {"kind": kind, "minutes": minutes, "seed": seed, "threads": threads, "wall_s": round(wall, 1),
            "load": round(load, 2), "rung": chosen["rung"], "patch": speed["patch_size"],
            "batch": speed["batch_size"], "features": speed["features_per_stage"],
+           "precision": budget.get("precision", "fp32"),
            "measured": {c["name"]: c["iterations_per_s"] for c in budget["candidates"]},
            "epochs": budget["done"]["epochs"], "iterations": budget["done"]["iterations"],
            "train_s": budget["done"]["train_seconds"], **scores,
@@ -141,8 +142,9 @@ def table(rows: list[dict], parity_line: str | None) -> str:
         "",
         *[f"- `{k}`: {v.note}, {v.n_test} held-out cases." for k, v in PHANTOM_KINDS.items()],
         "",
-        "| kind | budget | threads | plan chosen (patch, batch, features) | epochs, iterations done (training s) | "
-        "measured it/s (tiny / small / wide / nnunet) | held-out mean Dice | lowest structure Dice | wall | load | "
+        "| kind | budget | threads | plan chosen (patch, batch, features, precision) | "
+        "epochs, iterations done (training s) | measured it/s (tiny / small / wide / nnunet) | "
+        "held-out mean Dice | lowest structure Dice | wall | load | "
         "when |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -152,7 +154,8 @@ def table(rows: list[dict], parity_line: str | None) -> str:
         worst = min(r["per_class"], key=r["per_class"].get)
         lines.append(
             f"| {r['kind']} | {r['minutes']:g} min | {r['threads']} | {r['rung']} "
-            f"({'x'.join(map(str, r['patch']))}, {r['batch']}, {r['features'][0]}..{r['features'][-1]}) | "
+            f"({'x'.join(map(str, r['patch']))}, {r['batch']}, {r['features'][0]}..{r['features'][-1]}, "
+            f"{r.get('precision', 'fp32')}) | "
             f"{r['epochs']} epochs, {r['iterations']} it ({r['train_s']:.0f} s) | {measured} | "
             f"{r['mean_dice']:.3f} | {worst} {r['per_class'][worst]:.3f} | "
             f"{r['wall_s']:.0f} s | {r['load']:.1f} | {r['when']} |")

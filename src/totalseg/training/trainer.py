@@ -2,8 +2,9 @@
 
 SGD (Nesterov, momentum 0.99, weight decay 3e-5) with the poly learning rate
 ``lr0 * (1 - epoch / epochs) ** 0.9``, Dice + CE with deep supervision, gradient clipping at 12, AMP
-(fp16 autocast and a gradient scaler) on CUDA, a pseudo Dice on fixed validation patches after every
-epoch and its moving average choosing ``checkpoint_best.pth``. ``checkpoint_latest.pth`` is written
+(fp16 autocast and a gradient scaler) on CUDA (bf16 autocast on CPU with ``cpu_bf16``), a pseudo
+Dice on fixed validation patches after every epoch and its moving average choosing
+``checkpoint_best.pth``. ``checkpoint_latest.pth`` is written
 after every epoch and a run resumes from it; ``checkpoint_final.pth`` is written when the epochs are
 done or the time budget runs out. The validation cases are then segmented with the inference
 pipeline and scored with ``totalseg.evaluation`` (``fold_0/validation/summary.json``).
