@@ -11,10 +11,10 @@ import pytest
 
 from totalseg.errors import InputError
 from totalseg.reports.aorta import segmentation
-from totalseg.reports.aorta.definitions import TOTAL_ROIS
+from totalseg.reports.aorta.definitions import REPORT_VERSION, TOTAL_ROIS
 from totalseg.reports.aorta.inputs import reference_grid
-from totalseg.reports.aorta.metadata import check_ct_shape, report_metadata
 from totalseg.reports.aorta.sources import masks_from_folder, phase_from_folder
+from totalseg.reports.nodeinfo import check_ct_shape, report_metadata
 
 
 def _mask(shape=(30, 30, 30), affine=None) -> nib.Nifti1Image:
@@ -41,16 +41,16 @@ def test_phase_file(tmp_path):
 def test_metadata_from_nodeinfo(tmp_path):
     info = tmp_path / "nodeinfo.json"
     info.write_text(json.dumps({"PatientsAge": "063Y", "PatientsSex": "F", "StudyDate": "20240101"}))
-    meta = report_metadata(info)
+    meta = report_metadata(info, version=REPORT_VERSION)
     assert meta["PatientAge"] == 63 and meta["PatientSex"] == "F" and "PatientsSex" not in meta
     assert meta["version"] == "0.1.2"
     info.write_text(json.dumps({"PatientAge": "012W"}))
     with pytest.raises(InputError, match="in weeks"):
-        report_metadata(info)
+        report_metadata(info, version=REPORT_VERSION)
     info.write_text(json.dumps({"PatientAge": "003Y"}))
     with pytest.raises(InputError, match="outside 5-150"):
-        report_metadata(info)
-    assert report_metadata(tmp_path / "absent.json")["PatientAge"] == 83
+        report_metadata(info, version=REPORT_VERSION)
+    assert report_metadata(tmp_path / "absent.json", version=REPORT_VERSION)["PatientAge"] == 83
 
 
 def test_image_shape_refusals():

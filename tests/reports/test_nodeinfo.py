@@ -7,15 +7,15 @@ import json
 import pytest
 
 from totalseg.errors import InputError
-from totalseg.reports.aorta.metadata import report_metadata as aorta_metadata
+from totalseg.reports.aorta.definitions import REPORT_VERSION as AORTA_VERSION
 from totalseg.reports.nodeinfo import report_metadata
-from totalseg.reports.pulmonary.landmarks import default_metadata, metadata_from_nodeinfo
+from totalseg.reports.pulmonary.landmarks import VERSION as PULMONARY_VERSION
 
 
 def test_both_reports_read_a_node_info_alike_but_for_the_version(tmp_path):
     info = tmp_path / "nodeinfo.json"
     info.write_text(json.dumps({"PatientsAge": "061Y", "PatientsSex": "F", "PatientID": "x"}))
-    aorta, pulmonary = aorta_metadata(info), metadata_from_nodeinfo(info)
+    aorta, pulmonary = (report_metadata(info, version=v) for v in (AORTA_VERSION, PULMONARY_VERSION))
     assert aorta["version"] != pulmonary["version"]
     assert {k: v for k, v in aorta.items() if k != "version"} == {k: v for k, v in pulmonary.items() if k != "version"}
     assert list(aorta) == ["PatientID", "PatientAge", "PatientSex", "version"]
@@ -23,8 +23,9 @@ def test_both_reports_read_a_node_info_alike_but_for_the_version(tmp_path):
 
 
 def test_no_node_info_file_gives_the_official_defaults(tmp_path):
-    assert metadata_from_nodeinfo(tmp_path / "absent.json") == default_metadata()
-    assert default_metadata()["PatientAge"] == 83 and default_metadata()["StudyDate"] == "19000101"
+    default = report_metadata(None, version=PULMONARY_VERSION)
+    assert report_metadata(tmp_path / "absent.json", version=PULMONARY_VERSION) == default
+    assert default["PatientAge"] == 83 and default["StudyDate"] == "19000101" and default["version"] == "0.2.1"
 
 
 @pytest.mark.parametrize(("text", "words"), [("[1, 2]", "expected a JSON object"), ("{", "cannot read"),

@@ -7,15 +7,11 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from totalseg.reports.pulmonary.geometry import (
-    first_region_diameter,
-    mask_normal,
-    max_perpendicular_chord,
-    plane_vessel_intersection,
-)
+from totalseg.reports.chords import first_region_diameter, perpendicular_chord
 from totalseg.reports.pulmonary.grid import rotate_into_plane
 from totalseg.reports.pulmonary.masks import MaskSet
 from totalseg.reports.pulmonary.report import measure_report
+from totalseg.reports.sections import mask_normal, plane_cut
 
 
 def _tube(shape, start, end, radius):
@@ -38,13 +34,13 @@ def test_oblique_tube_cross_section_has_its_diameter():
     """A tube of radius 8 voxels along (1, 1, 2): the rotated section's diameters are about 16 voxels."""
     tube = _tube((50, 50, 60), (10, 10, 5), (40, 40, 55), 8)
     point, axis = (25, 25, 30), np.array([1.0, 1, 2]) / np.sqrt(6)
-    section = plane_vessel_intersection(tube, point, axis)
+    section = plane_cut(tube, point, axis)
     plane, _, _ = rotate_into_plane(nib.Nifti1Image(section, np.eye(4)),
                                     nib.Nifti1Image(tube.astype(np.float32), np.eye(4)), margin_mm=40)
     data = plane.get_fdata().astype(np.uint8)
     z = int(np.round(np.argwhere(data).mean(axis=0))[2])
     diameter, start, end = first_region_diameter(data[:, :, z])
-    perpendicular, _, _ = max_perpendicular_chord(data[:, :, z], start, end)
+    perpendicular, _, _ = perpendicular_chord(data[:, :, z], start, end)
     assert 15 <= diameter <= 19  # 16 plus the one-voxel dilation of the cut
     assert 15 <= perpendicular <= diameter
 
@@ -67,11 +63,3 @@ def test_report_of_a_straight_artery_measures_its_design_diameter():
         # pi * 1.2^2 = 4.5 cm^2; the cuts of landmarks 2-5 are dilated by one 0.8 mm voxel: pi * 1.28^2 = 5.1
         assert 4.3 <= entry["area"] <= 5.3
 
-
-def test_condensed_pair_matches_the_index_arrays():
-    from totalseg.reports.pulmonary.geometry import condensed_pair
-
-    for n in (2, 3, 7, 50, 1001):
-        first, second = np.triu_indices(n, 1)
-        picks = np.unique(np.linspace(0, len(first) - 1, 200).astype(int))
-        assert [condensed_pair(int(k), n) for k in picks] == list(zip(first[picks].tolist(), second[picks].tolist()))

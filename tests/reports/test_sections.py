@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from totalseg.reports.sections import find_center, mask_normal, plane_cut
+from totalseg.reports.sections import closest_blob, find_center, mask_normal, plane_cut
 
 
 @pytest.mark.parametrize("count", [5, 29, 30, 400])  # both of scikit-learn's PCA solvers (below / from 30)
@@ -33,3 +33,29 @@ def test_plane_cut_keeps_only_the_cut_nearest_the_point():
     vessel[20:25, 20:25, :] = 1  # another tube the plane also cuts
     cut = plane_cut(vessel, (7, 7, 15), np.array([0, 0, 1.0]))
     assert cut[5:10, 5:10, 15].all() and cut[20:25, 20:25].sum() == 0 and cut.dtype == np.uint8
+
+
+def test_plane_cut_of_a_tube_is_a_thin_slab_through_the_point():
+    tube = np.zeros((30, 30, 30), np.uint8)
+    tube[5:25, 5:25, :] = 1
+    cut = plane_cut(tube, np.array([15, 15, 15.0]), np.array([0, 0, 1.0]))
+    zs = np.flatnonzero(cut.any(axis=(0, 1)))
+    assert zs.tolist() == [14, 15, 16]  # the one-voxel plane, dilated once
+    assert cut[:, :, 15].sum() == 20 * 20 + 4 * 20
+    assert plane_cut(np.zeros_like(tube), np.array([15, 15, 15.0]), np.array([0, 0, 1.0])).sum() == 0
+
+
+def test_closest_blob_keeps_the_nearest_one():
+    mask = np.zeros((20, 5, 5), np.uint8)
+    mask[1:3, 2, 2] = 1
+    mask[15:19, 2, 2] = 1
+    kept = closest_blob(mask, np.array([16, 2, 2]))
+    assert kept[15:19].sum() == 4 and kept[:5].sum() == 0
+
+
+def test_mask_normal_of_a_tilted_disk():
+    disk = np.zeros((30, 30, 30), np.uint8)
+    i, j, k = np.indices(disk.shape) - 15
+    disk[(np.abs(i + k) <= 0.5) & (i ** 2 + j ** 2 + k ** 2 <= 100)] = 1
+    normal = mask_normal(disk)
+    assert abs(abs(normal @ np.array([1, 0, 1]) / np.sqrt(2)) - 1) < 1e-6

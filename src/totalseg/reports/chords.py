@@ -4,10 +4,13 @@ Both official reports take the boundary of a 2-D section (the foreground pixels 
 face neighbour); a section's diameter is its longest boundary chord (the farthest pair of boundary
 pixels of its first connected region), and the diameter perpendicular to it is the longest boundary
 chord whose direction is (nearly) perpendicular to it. The official aorta report's geometry holds
-these once and its pulmonary report imports them; so do ours.
+these once and its pulmonary report imports them; so do ours: :func:`plane_diameters` is both
+reports' diameters of a section (the official ``get_plane_diameters``), in mm or in index units.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 from scipy import ndimage
@@ -110,3 +113,52 @@ def perpendicular_chord(mask: np.ndarray, start: np.ndarray, end: np.ndarray
             if threshold != 0.1 or lengths[best] > 5:
                 return float(lengths[best]), points[first[best]], points[second[best]]
     return None
+
+
+def distance_mm(a: Sequence[float], b: Sequence[float], spacing: Sequence[float]) -> float:
+    """Distance between two voxel positions in mm, through the grid's voxel sizes ``spacing``.
+
+    Examples:
+        >>> distance_mm((0, 0), (3, 4), (1.0, 2.0))
+        8.54400374531753
+    """
+    return float(np.sqrt(np.sum(((np.asarray(a) - np.asarray(b)) * np.asarray(spacing)) ** 2)))
+
+
+def major_diameter_mm(mask: np.ndarray, spacing: Sequence[float]) -> float | None:
+    """The first region's longest boundary chord in mm (None when ``mask`` is empty).
+
+    Examples:
+        >>> m = np.zeros((6, 6), np.uint8); m[1:5, 2] = 1
+        >>> major_diameter_mm(m, (0.5, 0.5))
+        1.5
+    """
+    region = first_region_diameter(mask)
+    return None if region is None else distance_mm(region[1], region[2], spacing)
+
+
+def plane_diameters(mask: np.ndarray, spacing: Sequence[float] | None = None
+                    ) -> tuple[float, float, tuple | None, tuple | None]:
+    """A section's diameter, its perpendicular diameter and both end-point pairs (the official
+    ``get_plane_diameters``): distances in mm with ``spacing``, else in index units;
+    ``(0.0, 0.0, None, None)`` for an empty mask, a perpendicular of 0.0 and None without one.
+
+    Examples:
+        >>> m = np.zeros((12, 12), np.uint8); m[1:11, 3:9] = 1
+        >>> [round(v, 2) for v in plane_diameters(m, (1.0, 1.0))[:2]]
+        [10.3, 5.83]
+        >>> bar = np.zeros((10, 10), np.uint8); bar[2:8, 4:6] = 1
+        >>> d, pd, _, _ = plane_diameters(bar, (0.5, 0.5)); round(d, 3), round(pd, 3)
+        (2.55, 0.5)
+    """
+    region = first_region_diameter(mask)
+    if region is None:
+        return 0.0, 0.0, None, None
+    _, start, end = region
+    scale = np.ones(mask.ndim) if spacing is None else np.asarray(spacing)
+    found = perpendicular_chord(mask, start, end)
+    if found is None:
+        return distance_mm(start, end, scale), 0.0, (start, end), None
+    _, start_pd, end_pd = found
+    return (distance_mm(start, end, scale), distance_mm(start_pd, end_pd, scale), (start, end),
+            (start_pd, end_pd))

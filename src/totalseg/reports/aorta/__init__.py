@@ -2,7 +2,7 @@
 
 Modules: ``definitions`` (landmarks, sections, anchor masks), ``sources`` (mask folders and
 segmentations), ``segmentation`` (our ``total`` run), ``inputs`` (the reference grid), ``centerline``,
-``planes`` and ``cuts`` (cross-sections), ``landmarks``, ``oblique`` (flattened cross-sections),
+``cuts`` (cross-sections), ``landmarks``, ``oblique`` (flattened cross-sections),
 ``measurements``, ``report`` (the flow and the JSON), ``pictures`` and ``html`` (the page),
 ``outputs`` (files), ``phantom`` (known-answer masks).
 """

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from totalseg.reports.aorta import centerline as cl
-from totalseg.reports.aorta.planes import major_diameter_mm
+from totalseg.reports.chords import major_diameter_mm
 from totalseg.reports.sections import closest_blob, plane_cut
 
 

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage
+from scipy.spatial.distance import cdist
 
 from totalseg.reports.aorta import centerline as cl
 from totalseg.reports.aorta.cuts import widest_point
 from totalseg.reports.aorta.definitions import LANDMARKS, MIN_STRUCTURE_MM3, STRUCTURES
-from totalseg.reports.aorta.planes import farthest_points
 from totalseg.reports.sections import find_center
 
 
@@ -172,3 +172,23 @@ def _sinus_index(path, annulus_idx, sinotub_idx, mask, affine, zooms, spacing) -
         if index is not None:
             return index
     return cl.midpoint_index(path, annulus_idx, sinotub_idx)
+
+
+def farthest_points(mask_a: np.ndarray, mask_b: np.ndarray) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
+    """The voxel of ``mask_a`` and the voxel of ``mask_b`` farthest apart (first in C order on ties).
+
+    Examples:
+        >>> a = np.zeros((5, 5), bool); a[0, 0] = a[1, 1] = True
+        >>> b = np.zeros((5, 5), bool); b[4, 4] = True
+        >>> [p.tolist() for p in farthest_points(a, b)]
+        [[0, 0], [4, 4]]
+    """
+    points_a, points_b = np.argwhere(mask_a), np.argwhere(mask_b)
+    best, result = 0.0, (None, None)
+    for offset in range(0, len(points_a), 1024):
+        distances = cdist(points_a[offset: offset + 1024], points_b)
+        k = int(np.argmax(distances))
+        if distances.flat[k] > best:
+            i, j = np.unravel_index(k, distances.shape)
+            best, result = distances.flat[k], (points_a[offset + i], points_b[j])
+    return result

@@ -11,7 +11,7 @@ from totalseg.reports.aorta.definitions import LANDMARKS, SECTION_EMPTY_KEYS, SE
 from totalseg.reports.aorta.inputs import ReportData
 from totalseg.reports.aorta.landmarks import Placement
 from totalseg.reports.aorta.oblique import FlatSection, flatten, measure
-from totalseg.reports.aorta.planes import major_diameter_mm
+from totalseg.reports.chords import major_diameter_mm
 from totalseg.reports.sections import mask_normal, plane_cut
 
 

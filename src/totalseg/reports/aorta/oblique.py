@@ -18,7 +18,7 @@ import numpy as np
 from nibabel.processing import resample_from_to
 from scipy import ndimage
 
-from totalseg.reports.aorta.planes import diameters_mm
+from totalseg.reports.chords import plane_diameters
 from totalseg.reports.oblique_grid import fixed_box, half_box_voxels, section_rotation
 from totalseg.reports.sections import find_center, mask_normal
 
@@ -99,7 +99,7 @@ def _diameters(mask: np.ndarray, section: FlatSection):
     """(diameter cm, perpendicular cm, voxel end points, world end points) of a 2-D mask, official rounding."""
     if mask.sum() < 5:
         return 0.0, 0.0, None, None
-    diameter, perpendicular, major, chord = diameters_mm(mask, section.pixel_mm)
+    diameter, perpendicular, major, chord = plane_diameters(mask, section.pixel_mm)
     if major is None or chord is None:
         return 0.0, 0.0, None, None
     voxels = [list(map(int, p.tolist())) + [int(section.z)] for p in (*major, *chord)]

@@ -11,10 +11,11 @@ import nibabel as nib
 from totalseg.errors import InputError
 from totalseg.io.atomic import atomic_write_text
 from totalseg.measure.files import write_json
+from totalseg.reports.aorta.definitions import REPORT_VERSION
 from totalseg.reports.aorta.html import report_page
-from totalseg.reports.aorta.metadata import check_ct_shape, report_metadata
 from totalseg.reports.aorta.report import AortaReport, aorta_report
 from totalseg.reports.aorta.sources import masks_from_folder, masks_from_total, phase_from_folder
+from totalseg.reports.nodeinfo import check_ct_shape, report_metadata
 
 JSON_NAME = "aorta_report.json"
 NOTES_NAME = "not_measurable.json"
@@ -50,7 +51,7 @@ def run_report(request: ReportRequest) -> AortaReport:
     """
     if not request.ct.is_file():
         raise InputError(f"{request.ct}: no such CT file; pass the CT the masks belong to (-i)")
-    metadata = report_metadata(request.nodeinfo)
+    metadata = report_metadata(request.nodeinfo, version=REPORT_VERSION)
     check_ct_shape(nib.load(request.ct).shape, request.ct)
     ct_path, masks, phase = request.ct, {}, request.phase
     if request.seg is None and request.seg_dir is None:

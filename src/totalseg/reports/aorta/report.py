@@ -17,12 +17,12 @@ import numpy as np
 
 from totalseg.errors import InputError
 from totalseg.reports.aorta import centerline as cl
-from totalseg.reports.aorta.definitions import AORTA, LANDMARKS, MIN_STRUCTURE_MM3, SECTIONS
+from totalseg.reports.aorta.definitions import AORTA, LANDMARKS, MIN_STRUCTURE_MM3, REPORT_VERSION, SECTIONS
 from totalseg.reports.aorta.inputs import ReportData, load_report_data
 from totalseg.reports.aorta.landmarks import Placement, anchor_structures, place_landmarks
 from totalseg.reports.aorta.measurements import landmark_cuts, landmark_numbers, section_numbers
-from totalseg.reports.aorta.metadata import report_metadata
 from totalseg.reports.aorta.oblique import FlatSection
+from totalseg.reports.nodeinfo import report_metadata
 from totalseg.reports.sections import find_center
 
 
@@ -49,7 +49,7 @@ def aorta_report(masks: Mapping[str, nib.Nifti1Image], *, ct: nib.Nifti1Image | 
         phase: the contrast phase (``native`` disables the lumen masks), None when unknown.
         skip_dissection: ignore the true/false lumen masks.
         erosion: the official ``--erosion``: landmark cuts of the aorta eroded once (0.8 mm).
-        metadata: the JSON's metadata block (:func:`~totalseg.reports.aorta.metadata.report_metadata`;
+        metadata: the JSON's metadata block (:func:`~totalseg.reports.nodeinfo.report_metadata`;
             the official defaults when None).
 
     Raises:
@@ -73,7 +73,8 @@ def aorta_report(masks: Mapping[str, nib.Nifti1Image], *, ct: nib.Nifti1Image | 
     cuts, largest = landmark_cuts(marks, path, data, erosion=erosion)
     landmarks, flats = landmark_numbers(marks, cuts, largest, data)
     sections = section_numbers(marks, path, largest, data)
-    result = {"landmarks": landmarks, "section_stats": sections, "metadata": metadata or report_metadata()}
+    metadata = metadata or report_metadata(None, version=REPORT_VERSION)
+    result = {"landmarks": landmarks, "section_stats": sections, "metadata": metadata}
     placed = {n: m.index for n, m in marks.items() if m.index is not None}
     return AortaReport(result, _reasons(marks, data), flats, placed, path, data)
 

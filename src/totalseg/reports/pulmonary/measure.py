@@ -21,8 +21,7 @@ import nibabel as nib
 import numpy as np
 from scipy.ndimage import binary_fill_holes
 
-from totalseg.reports.chords import first_region_diameter
-from totalseg.reports.pulmonary.geometry import plane_diameters, spaced_distance
+from totalseg.reports.chords import major_diameter_mm, plane_diameters
 from totalseg.reports.pulmonary.grid import (
     crop_to_masks,
     header_zooms,
@@ -113,8 +112,7 @@ def first_diameter_mm(plane: np.ndarray, spacing_mm: np.ndarray) -> float:
         >>> first_diameter_mm(p, np.array([0.8, 0.8, 0.8]))
         1.6
     """
-    region = first_region_diameter(plane)
-    return 0.0 if region is None else spaced_distance(region[1], region[2], spacing_mm)
+    return major_diameter_mm(plane, spacing_mm) or 0.0
 
 
 def measure_landmark_plane(slice_mask: np.ndarray, spacing_mm, inverse_affine: np.ndarray, *, z: int) -> dict:

@@ -12,7 +12,8 @@ import nibabel as nib
 from totalseg.errors import InputError
 from totalseg.io.atomic import atomic_path, atomic_write_text
 from totalseg.measure.files import write_json
-from totalseg.reports.pulmonary.landmarks import metadata_from_nodeinfo
+from totalseg.reports.nodeinfo import report_metadata
+from totalseg.reports.pulmonary.landmarks import VERSION
 from totalseg.reports.pulmonary.masks import MaskSet, masks_from_path
 from totalseg.reports.pulmonary.page import report_page
 from totalseg.reports.pulmonary.report import measure_report
@@ -51,7 +52,7 @@ def pulmonary_report(ct: str | os.PathLike, out_dir: str | os.PathLike, *, seg_d
         >>> pulmonary_report("ct.nii.gz", "out", seg_dir="models")  # doctest: +SKIP
     """
     ct_img = read_ct(ct)
-    metadata = metadata_from_nodeinfo(nodeinfo) if nodeinfo is not None else None
+    metadata = report_metadata(nodeinfo, version=VERSION) if nodeinfo is not None else None
     given = MaskSet()
     for path in [p for p in (seg_dir, *seg) if p is not None]:
         given = given.add(masks_from_path(path))

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import nibabel as nib
 
-from totalseg.reports.nodeinfo import check_ct_shape
-from totalseg.reports.pulmonary.landmarks import LANDMARKS, default_metadata
+from totalseg.reports.nodeinfo import check_ct_shape, report_metadata
+from totalseg.reports.pulmonary.landmarks import LANDMARKS, VERSION
 from totalseg.reports.pulmonary.masks import ARTERY, MaskSet
 from totalseg.reports.pulmonary.measure import build_grid, measure_landmarks
 
@@ -60,5 +60,5 @@ def report_json(results: dict[int, dict], reasons: dict[int, str], centres: dict
                 entry["cl_point"] = centres[lm.index]
             entry.update(dict.fromkeys(_EMPTY_METRICS))
         landmarks[str(lm.index)] = entry
-    return {"landmarks": landmarks, "metadata": dict(metadata or default_metadata()),
+    return {"landmarks": landmarks, "metadata": dict(metadata or report_metadata(None, version=VERSION)),
             "not_measurable": {str(i): reasons[i] for i in sorted(reasons)}}
