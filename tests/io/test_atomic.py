@@ -107,6 +107,8 @@ FOLDER_MOVES = {
     "transfer/download.py",  # a resumed .part file becomes the download once its checksum matches
     "models/license.py",  # a licence-server .part download becomes the zip once its length matches
     "serve/worker.py",  # a finished job's staging folder becomes its outputs (and its files move into it)
+    "ui/shared_jobs.py",  # an app run's staging folder becomes its job's outputs
+    "dicomnode/inbox.py",  # a complete series folder becomes its job's input
 }
 
 
