@@ -175,3 +175,20 @@ def test_scp_answers_echo_and_refuses_other_sop_classes(tmp_path, free_port):
     finally:
         node.stop()
     assert accepted == {str(Verification)}  # a SEG sent back by a PACS never comes in
+
+
+@pytest.mark.timeout(60)  # without the lock the second node would listen until killed
+def test_a_second_node_on_the_same_data_dir_is_refused(tmp_path, free_port, capsys):
+    from totalseg.cli import main
+
+    first = _node(tmp_path, free_port())
+    first.start()
+    try:
+        assert main(["dicom-node", "--data-dir", str(tmp_path / "data"), "--port", str(free_port())]) == 2
+    finally:
+        first.stop()
+    err = capsys.readouterr().err
+    assert err.startswith("totalseg: error: another totalseg dicom-node already runs on") and err.count("\n") == 1
+    second = _node(tmp_path, free_port())  # the lock goes with the first node
+    second.start()
+    second.stop()

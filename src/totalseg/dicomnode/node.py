@@ -15,7 +15,9 @@ from typing import Any
 
 from totalseg.dicomnode.delivery import CStoreTarget, DeliveryError, StowTarget, send
 from totalseg.dicomnode.inbox import SERIES_FILE, Inbox
+from totalseg.errors import InputError
 from totalseg.serve.jobs import Job, JobStore
+from totalseg.serve.locking import release, try_hold
 from totalseg.serve.worker import WorkerPool
 from totalseg.settings import Settings
 
@@ -72,9 +74,19 @@ class DicomNode:
         self._seen: set[str] = set()
         self._settled: set[str] = set()  # jobs not this node's, or delivered: never read again
         self._pool_started = False
+        self._hold: int | None = None  # the folder's node.lock while this node runs
 
     def start(self) -> None:
-        """Take back interrupted work, start the workers, the SCP and the loop."""
+        """Take back interrupted work, start the workers, the SCP and the loop.
+
+        Raises:
+            InputError: another node already runs on this data folder (one node per folder: two would
+                collect and deliver the same series).
+        """
+        self._hold = try_hold(self.inbox.root.parent / "node.lock")
+        if self._hold is None:
+            raise InputError(f"another totalseg dicom-node already runs on {self.store.root.parent}; stop it "
+                             "or give this one its own --data-dir")
         self.recover_orphans()
         self.pool.start()
         self._pool_started = True
@@ -112,6 +124,8 @@ class DicomNode:
                 thread.join(10)
         if self._pool_started:
             self.pool.stop()
+        release(self._hold)
+        self._hold = None
         if server is not None:
             log.info("stopped")
 
