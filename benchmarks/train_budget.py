@@ -52,8 +52,8 @@ def dataset(kind: str, seed: int) -> Path:
 def train(raw: Path, out: Path, minutes: float, threads: int) -> tuple[float, float]:
     """Run ``totalseg train --max-minutes``; returns (wall seconds, mean 1-minute load average)."""
     shutil.rmtree(out, ignore_errors=True)
-    cmd = [TOTALSEG, "train", str(raw), "--out", str(out), "--max-minutes", str(minutes), "-d", "cpu",
-           "--threads", str(threads), "-q"]
+    cmd = [TOTALSEG, "train", str(raw), "--out", str(out), "--max-minutes", str(minutes), "-d", "cpu", "-q"]
+    cmd += ["--threads", str(threads)] if threads else []
     started, loads = time.monotonic(), []
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
         while proc.poll() is None:
@@ -135,10 +135,11 @@ def table(rows: list[dict], parity_line: str | None) -> str:
     lines = [
         "## Held-out Dice against the time budget",
         "",
-        f"`python benchmarks/train_budget.py`: `totalseg train RAW --out OUT --max-minutes N -d cpu --threads T` "
+        f"`python benchmarks/train_budget.py`: `totalseg train RAW --out OUT --max-minutes N -d cpu [--threads T]` "
         "(everything else chosen by the budget), then the held-out cases segmented with the model and "
         f"scored. Machine: {machine()}; load: the mean 1-minute load average during the run (the run itself "
-        "accounts for about 2; more means other work shared the cores and the run got fewer iterations).",
+        "accounts for about 1 with one torch thread and 2 with two; more means other work shared the cores and the "
+        "run got fewer iterations).",
         "",
         *[f"- `{k}`: {v.note}, {v.n_test} held-out cases." for k, v in PHANTOM_KINDS.items()],
         "",
@@ -153,7 +154,7 @@ def table(rows: list[dict], parity_line: str | None) -> str:
                               for n in ("tiny", "small", "wide", "nnunet"))
         worst = min(r["per_class"], key=r["per_class"].get)
         lines.append(
-            f"| {r['kind']} | {r['minutes']:g} min | {r['threads']} | {r['rung']} "
+            f"| {r['kind']} | {r['minutes']:g} min | {r['threads'] or f'default ({os.cpu_count()})'} | {r['rung']} "
             f"({'x'.join(map(str, r['patch']))}, {r['batch']}, {r['features'][0]}..{r['features'][-1]}, "
             f"{r.get('precision', 'fp32')}) | "
             f"{r['epochs']} epochs, {r['iterations']} it ({r['train_s']:.0f} s) | {measured} | "
@@ -170,7 +171,8 @@ def main() -> None:
     parser.add_argument("--table", action="store_true", help="only rewrite the table from stored results")
     parser.add_argument("--parity", metavar="KIND:MINUTES", help="compare that model with nnU-Net's predictor")
     parser.add_argument("--seed", type=int, default=0, help="phantom seed (default 0)")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads (default 0: no --threads, torch's choice, one per core)")
     args = parser.parse_args()
     stored = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"rows": [], "parity": None}
     if not args.table:

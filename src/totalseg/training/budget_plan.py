@@ -110,6 +110,8 @@ def choose_budget_plan(
         candidates.append({**entry, "iterations_per_s": round(speeds[rung.name].iterations_per_s, 3),
                            "val_batch_s": round(speeds[rung.name].val_batch_s, 4),
                            "affordable_iterations": alone.planned_iterations})
+        log(f"Measured {rung.name}: {speeds[rung.name].iterations_per_s:.2f} it/s, {alone.planned_iterations} "
+            f"iterations affordable, {rung.iterations_needed} needed")
         if alone.planned_iterations < rung.iterations_needed:
             stop = f"not measured: {rung.name} already cannot get the iterations it needs, and larger plans are slower"
     train_s = _train_seconds(deadline, plans, speeds, n_val_cases)
