@@ -141,6 +141,7 @@ def test_a_budgeted_run_stops_on_time_with_a_usable_self_describing_folder(small
     assert all(c["iterations_per_s"] or c["skipped"] for c in budget["candidates"])
     speeds = budget["precision_speeds"]  # CPU: fp32 and bf16 autocast measured, the faster by 10 % used
     assert budget["precision"] == ("bf16" if speeds["bf16"] >= 1.1 * speeds["fp32"] else "fp32")
+    assert speeds["threads"] == 1 and "one_thread" not in speeds  # one thread already: nothing to try
     done = budget["done"]
     log = json.loads((folder / "fold_0" / "training_log.json").read_text())
     assert done["epochs"] == len(log) >= 1 and done["iterations"] == sum(r["iterations"] for r in log)

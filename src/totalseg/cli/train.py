@@ -49,7 +49,9 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--loader-threads", type=int, default=1, metavar="N",
                    help="background threads making batches (default 1; 0 makes them in the training thread)")
-    p.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch (default: torch's choice)")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="CPU threads for torch (default: torch's choice; with --max-minutes, one thread when "
+                        "measured faster)")
     p.add_argument("--cache", metavar="DIR", help="preprocessed data cache (default MODEL_DIR/preprocessed)")
     p.add_argument("--plan-only", action="store_true",
                    help="write plans.json and dataset.json, print the plan and stop (no preprocessing or training)")
@@ -83,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
                            val_iterations=_or(args.val_iterations, 50), max_minutes=args.max_minutes,
                            initial_lr=_or(args.lr, 1e-2), mirror=args.mirror, fold=args.fold, seed=args.seed,
                            loader_threads=args.loader_threads, final_validation=not args.no_validation,
-                           fit_budget=args.max_minutes is not None and not fixed and not args.resume)
+                           fit_budget=args.max_minutes is not None and not fixed and not args.resume,
+                           choose_threads=args.threads is None)
     log = (lambda _line: None) if args.quiet else (lambda line: print(line, file=sys.stderr))
     if args.plan_only:
         from totalseg.training.trainer import plan

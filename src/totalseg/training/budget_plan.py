@@ -5,7 +5,8 @@ the larger ones (slower, and needing more iterations) cannot either and are not 
 candidate's plan and measured speed, and the reason are logged and written to ``budget.json``
 beside ``plans.json``; the end of the run (epochs and iterations done, seconds) is added to it.
 On CPU the smallest rung is measured in fp32 and with bf16 autocast first; bf16 is used when it is
-at least 10 % faster (CPUs with native bf16 instructions), as AMP is on CUDA.
+at least 10 % faster (CPUs with native bf16 instructions), as AMP is on CUDA; when the thread count
+is the run's to choose, one torch thread is tried too and kept when 10 % faster.
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ class BudgetChoice:
         conf = self.plans["configurations"][CONFIGURATION]
         feats = conf["architecture"]["arch_kwargs"]["features_per_stage"]
         precision = " (bf16 autocast)" if self.cpu_bf16 else ""
+        if self.precision_speeds is not None:
+            precision += f" ({self.precision_speeds['threads']} torch threads)"
         return (f"Budget {self.budget_s / 60:.1f} min ({self.train_s:.0f} s to train): measured{precision} {measured}; "
                 f"chose {s.rung} (patch {conf['patch_size']}, batch {conf['batch_size']}, features "
                 f"{feats[0]}..{feats[-1]}), {s.epochs} epochs x {s.iterations_per_epoch} iterations, "
@@ -78,6 +81,7 @@ def choose_budget_plan(
     n_val_cases: int,
     log: Callable[[str], None] = print,
     ladder: Sequence[Rung] = LADDER,
+    choose_threads: bool = False,
 ) -> BudgetChoice:
     """Plan, measure and choose for a run that must end at ``deadline`` (``time.monotonic()``).
 
@@ -93,8 +97,8 @@ def choose_budget_plan(
     seconds = min(4.0, max(1.0, 0.02 * budget_s))
     rung_plans = {r.name: full if r.base_features is None else plan_experiment(
         fingerprint, dataset_json, options=r.planner_options(planner, full_patch_xyz), name=name) for r in ladder}
-    bf16, precision_speeds, speeds = _precision(rung_plans[ladder[-1].name], ladder[-1].name, dataset_json, cases,
-                                                device, seconds)
+    bf16, precision_speeds, speeds = _cpu_settings(rung_plans[ladder[-1].name], ladder[-1].name, dataset_json,
+                                                   cases, device, seconds, choose_threads)
     plans, candidates, stop = {}, [], None
     for rung in reversed(ladder):  # smallest first
         entry = _describe(rung, rung_plans[rung.name])
@@ -124,16 +128,27 @@ def choose_budget_plan(
                         bf16, precision_speeds)
 
 
-def _precision(plans: dict, name: str, dataset_json: dict, cases: Sequence[CachedCase], device: torch.device,
-               seconds: float) -> tuple[bool, dict | None, dict[str, Speed]]:
-    """On CPU: bf16 autocast when it trains the smallest rung at least 10 % faster than fp32."""
+def _cpu_settings(plans: dict, name: str, dataset_json: dict, cases: Sequence[CachedCase], device: torch.device,
+                  seconds: float, choose_threads: bool) -> tuple[bool, dict | None, dict[str, Speed]]:
+    """On CPU: bf16 autocast when it trains the smallest rung at least 10 % faster than fp32; with
+    ``choose_threads``, one torch thread instead of several when that is 10 % faster too (cores that
+    other processes keep busy slow torch's threads down, waiting for each other); the run keeps it."""
     fp32 = measure_speed(plans, dataset_json, cases, device, seconds=seconds)
     if device.type != "cpu":
         return False, None, {name: fp32}
     bf16 = measure_speed(plans, dataset_json, cases, device, seconds=seconds, bf16=True)
-    faster = bf16.iterations_per_s >= 1.1 * fp32.iterations_per_s
-    measured = {"fp32": round(fp32.iterations_per_s, 3), "bf16": round(bf16.iterations_per_s, 3)}
-    return faster, measured, {name: bf16 if faster else fp32}
+    use_bf16 = bf16.iterations_per_s >= 1.1 * fp32.iterations_per_s
+    best, threads = (bf16 if use_bf16 else fp32), torch.get_num_threads()
+    measured = {"fp32": round(fp32.iterations_per_s, 3), "bf16": round(bf16.iterations_per_s, 3), "threads": threads}
+    if choose_threads and threads > 1:
+        torch.set_num_threads(1)
+        one = measure_speed(plans, dataset_json, cases, device, seconds=seconds, bf16=use_bf16)
+        measured["one_thread"] = round(one.iterations_per_s, 3)
+        if one.iterations_per_s >= 1.1 * best.iterations_per_s:
+            best, measured["threads"] = one, 1
+        else:
+            torch.set_num_threads(threads)
+    return use_bf16, measured, {name: best}
 
 
 def write_budget(folder: Path, record: dict) -> None:

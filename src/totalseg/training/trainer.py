@@ -67,6 +67,7 @@ class TrainOptions:
     final_validation: bool = True
     fit_budget: bool = False  # with max_minutes: choose plan, epochs and iterations for the budget
     cpu_bf16: bool = False  # bf16 autocast on CPU (the CPU counterpart of AMP on CUDA)
+    choose_threads: bool = False  # fit_budget on CPU: measure one torch thread too, keep the faster
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.iterations_per_epoch < 1 or self.val_iterations < 0:
@@ -141,7 +142,7 @@ def train(
             choice = choose_budget_plan(fingerprint, dataset.dataset_json, dataset.root.name, planner,
                                         [cases[i] for i in train_ids], torch_device, budget_s=options.max_minutes * 60,
                                         deadline=end, n_val_cases=len(val_ids) if options.final_validation else 0,
-                                        log=log)
+                                        log=log, choose_threads=options.choose_threads)
             plans, options, config = _adopt(choice, options, folder, dataset.dataset_json, log)
             deadline = Deadline(time.monotonic(), end, choice.reserve_s, MAX_ITERATIONS)
     run = _Run(folder, plans, dataset.dataset_json, config, options, torch_device, quiet, log)
