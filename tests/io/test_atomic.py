@@ -106,8 +106,8 @@ FOLDER_MOVES = {
     "transfer/archive.py",  # an extracted folder replaces the previous install
     "transfer/download.py",  # a resumed .part file becomes the download once its checksum matches
     "models/license.py",  # a licence-server .part download becomes the zip once its length matches
-    "serve/worker.py",  # a finished job's staging folder becomes its outputs (and its files move into it)
-    "ui/shared_jobs.py",  # an app run's staging folder becomes its job's outputs
+    "serve/jobs.py",  # a finished run's staging folder becomes its job's outputs
+    "serve/worker.py",  # a segmentation's files move into the job's staging folder
     "dicomnode/inbox.py",  # a complete series folder becomes its job's input
 }
 

@@ -27,6 +27,8 @@ from totalseg.measure.files import write_json
 from totalseg.serve.locking import exclusive, release, try_hold
 
 STATUSES = ("queued", "running", "done", "failed")
+STAGE_PROGRESS = {"load": 0.1, "predict": 0.3, "write": 0.9}
+"""A job's recorded progress when its run enters a stage of :func:`totalseg.api.segment` (others: 0.5)."""
 SOURCES = ("api", "app", "dicom-node")
 
 
@@ -201,6 +203,13 @@ class JobStore:
                     self._write(dataclasses.replace(job, status="queued", progress=0.0, error=None))
                     requeued.append(job.id)
         return requeued
+
+    def publish_outputs(self, job_id: str, staging: Path) -> None:
+        """Make a finished run's ``staging`` folder the job's ``outputs/`` in one rename; the ``outputs/``
+        of a run killed after its rename but before it was recorded done is replaced."""
+        outputs = self.folder(job_id) / "outputs"
+        shutil.rmtree(outputs, ignore_errors=True)
+        os.replace(staging, outputs)
 
     def files(self, job_id: str) -> list[str]:
         outputs = self.folder(job_id) / "outputs"

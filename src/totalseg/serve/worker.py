@@ -12,10 +12,8 @@ from typing import Any
 
 from totalseg.errors import TotalsegError
 from totalseg.io.outputs import DICOM_OUTPUT_TYPES
-from totalseg.serve.jobs import Job, JobStore
+from totalseg.serve.jobs import STAGE_PROGRESS, Job, JobStore
 from totalseg.settings import Settings
-
-_STAGE_PROGRESS = {"load": 0.1, "predict": 0.3, "write": 0.9}
 
 
 def run_job(store: JobStore, job: Job, *, settings: Settings, device: str = "cpu") -> None:
@@ -31,8 +29,7 @@ def run_job(store: JobStore, job: Job, *, settings: Settings, device: str = "cpu
     try:
         _segment_into(staging, folder / "input" / job.input_name, job, store=store, settings=settings,
                       device=device)
-        shutil.rmtree(folder / "outputs", ignore_errors=True)  # a killed run's results, renamed but not recorded
-        os.replace(staging, folder / "outputs")
+        store.publish_outputs(job.id, staging)
     except TotalsegError as exc:
         store.update(job.id, status="failed", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         return
@@ -63,7 +60,7 @@ def _segment_into(staging: Path, image: Path, job: Job, *, store: JobStore, sett
     img = segment(image, staging / "segmentation.nii.gz" if multilabel else masks, ml=multilabel,
                   output_type=("nifti", *dicom_types), settings=settings, device=device, quiet=True,
                   keep_models=True, download=False,
-                  on_stage=lambda stage: store.update(job.id, progress=_STAGE_PROGRESS.get(stage, 0.5)), **options)
+                  on_stage=lambda stage: store.update(job.id, progress=STAGE_PROGRESS.get(stage, 0.5)), **options)
     if not multilabel:
         nib.save(img, staging / "segmentation.nii.gz")
     if not ml:

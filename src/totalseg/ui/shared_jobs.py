@@ -19,16 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from totalseg.errors import InputError, TotalsegError
-from totalseg.serve.jobs import Job, JobStore
+from totalseg.serve.jobs import STAGE_PROGRESS, Job, JobStore
 from totalseg.settings import Settings
 from totalseg.ui.case import Case, RunChoice, open_case, segment_case
 from totalseg.ui.export import multilabel_file
 
 log = logging.getLogger(__name__)
-
-STAGE_PROGRESS = {"load": 0.1, "predict": 0.3, "write": 0.9}
-"""Progress recorded in the store when a run enters a stage (the page counts tiles itself)."""
-
 
 def open_store(data_dir: Path) -> JobStore:
     """The job store in ``data_dir`` (jobs left ``running`` by a stopped process taken back, as a
@@ -113,7 +109,7 @@ def finish_run(store: JobStore, job_id: str, case: Case) -> None:
     shutil.rmtree(staging, ignore_errors=True)
     try:
         multilabel_file(case, staging)
-        os.replace(staging, folder / "outputs")
+        store.publish_outputs(job_id, staging)
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # gone after the rename; a failed write leaves nothing
     store.merge_meta(job_id, seconds=round(case.seconds, 3))
