@@ -11,7 +11,6 @@ is the run's to choose, one torch thread is tried too and kept when 10 % faster.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from pathlib import Path
 import torch
 
 from totalseg.engine.grid import tile_count
-from totalseg.io.atomic import atomic_write_text
+from totalseg.measure.files import write_json
 from totalseg.training.budget import LADDER, Rung, Schedule, Speed, choose_schedule
 from totalseg.training.fingerprint import Fingerprint
 from totalseg.training.planner import CONFIGURATION, PlannerOptions, plan_experiment
@@ -153,7 +152,7 @@ def _cpu_settings(plans: dict, name: str, dataset_json: dict, cases: Sequence[Ca
 
 def write_budget(folder: Path, record: dict) -> None:
     """``budget.json`` beside ``plans.json`` (replaced atomically)."""
-    atomic_write_text(folder / "budget.json", json.dumps(record, indent=2))
+    write_json(record, folder / "budget.json", indent=2)
 
 
 def _describe(rung: Rung, plans: dict) -> dict:
