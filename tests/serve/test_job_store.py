@@ -202,6 +202,44 @@ def test_a_claim_waits_for_the_store_lock_and_reads_the_job_again(tmp_path):
     assert store.get(job_id).status == "running"
 
 
+_CLAIM_AND_HANG = """
+import sys, time
+from pathlib import Path
+from totalseg.serve.jobs import JobStore
+job = JobStore(sys.argv[1]).claim_next()
+(Path(sys.argv[1]) / "claimed").write_text(job.id)
+time.sleep(600)
+"""
+
+
+def test_a_running_pool_takes_back_the_job_of_a_process_that_died(tmp_path):
+    from totalseg.serve.worker import WorkerPool
+    from totalseg.settings import Settings
+
+    store = JobStore(tmp_path)
+    (job_id,) = _queued(store, 1)
+    pool = WorkerPool(store, settings=Settings.from_env(), n_workers=0, recover_s=0.1)  # only the recovery
+    pool.start()
+    other = subprocess.Popen([sys.executable, "-c", _CLAIM_AND_HANG, str(tmp_path)])  # a second server
+    try:
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "claimed").exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert (tmp_path / "claimed").read_text() == job_id
+        time.sleep(0.5)  # several recovery rounds while the other process lives
+        assert store.get(job_id).status == "running"
+        other.kill()  # it dies mid-job (SIGKILL: no cleanup)
+        other.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while store.get(job_id).status == "running" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert store.get(job_id).status == "queued"  # without restarting this process
+        assert store.claim_next().id == job_id
+    finally:
+        other.kill()
+        pool.stop()
+
+
 @pytest.mark.parametrize("module", ["totalseg.serve.jobs", "totalseg.serve.locking", "totalseg.settings"])
 def test_docstring_examples(module):
     import doctest

@@ -3,6 +3,7 @@ models kept loaded, writes every result into ``staging/`` and renames it to ``ou
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import threading
@@ -14,6 +15,8 @@ from totalseg.errors import TotalsegError
 from totalseg.io.outputs import DICOM_OUTPUT_TYPES
 from totalseg.serve.jobs import STAGE_PROGRESS, Job, JobStore
 from totalseg.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def run_job(store: JobStore, job: Job, *, settings: Settings, device: str = "cpu") -> None:
@@ -95,17 +98,23 @@ def _zip_masks(masks: Path, staging: Path) -> None:
 class WorkerPool:
     """``n_workers`` daemon threads polling the store; :meth:`stop` ends them after their current job.
 
+    Every ``recover_s`` seconds one more thread gives back to the queue the jobs left ``running`` by a
+    process that died (:meth:`JobStore.requeue_interrupted`), so a server sharing the store with a
+    crashed one finishes its jobs without a restart.
+
     Examples:
         >>> pool = WorkerPool(store, settings=Settings.from_env(), n_workers=2)  # doctest: +SKIP
         >>> pool.start()  # doctest: +SKIP
     """
 
     def __init__(self, store: JobStore, *, settings: Settings, n_workers: int = 1, device: str = "cpu",
-                 poll_s: float = 0.2):
+                 poll_s: float = 0.2, recover_s: float = 30.0):
         self.store, self.settings, self.device, self.poll_s = store, settings, device, poll_s
+        self.recover_s = recover_s
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._loop, name=f"totalseg-worker-{i}", daemon=True)
                          for i in range(n_workers)]
+        self._threads.append(threading.Thread(target=self._recover_loop, name="totalseg-recover", daemon=True))
 
     def start(self) -> None:
         self.store.requeue_interrupted()
@@ -124,3 +133,13 @@ class WorkerPool:
                 self._stop.wait(self.poll_s)
                 continue
             run_job(self.store, job, settings=self.settings, device=self.device)
+
+    def _recover_loop(self) -> None:
+        while not self._stop.wait(self.recover_s):
+            try:
+                requeued = self.store.requeue_interrupted()
+            except OSError as exc:  # a folder deleted mid-scan, a full disk: try again next round
+                log.warning("recovering interrupted jobs failed (%s); retrying in %.0f s", exc, self.recover_s)
+                continue
+            if requeued:
+                log.warning("requeued %d job(s) whose process stopped: %s", len(requeued), ", ".join(requeued))
