@@ -12,8 +12,8 @@ For each run (phantom kind, minutes) the script writes the kind's phantom set
 ``totalseg train RAW --out OUT --max-minutes N -d cpu --threads T -q`` as a user would, segments the
 held-out cases with the trained model (``totalseg.segment(model_dir=...)``) and scores them with
 ``totalseg.evaluation`` (Dice per structure). It samples the machine's load average while training.
-Results accumulate in ``.bench/train-budget/results.json`` (one per kind and budget, the latest
-kept); the table goes into docs/training.md (section ``train-budget``). ``--parity`` also runs the
+Results accumulate in ``.bench/train-budget/results.json`` (one per kind, budget and phantom seed,
+the latest kept); the table goes into docs/training.md (section ``train-budget``). ``--parity`` also runs the
 held-out cases through nnU-Net's own ``nnUNetPredictor`` (the official tool's venv) and counts the
 voxels whose label differs from ours.
 """
@@ -87,10 +87,11 @@ def held_out_dice(raw: Path, out: Path, pred: Path) -> dict:
 
 def one_run(kind: str, minutes: float, seed: int, threads: int) -> dict:
     raw = dataset(kind, seed)
-    out = WORK / "models" / f"{kind}_{minutes:g}min"
+    name = f"{kind}_{minutes:g}min" + (f"_seed{seed}" if seed else "")
+    out = WORK / "models" / name
     wall, load = train(raw, out, minutes, threads)
     budget = json.loads((out / FOLDER / "budget.json").read_text())
-    scores = held_out_dice(raw, out, WORK / "pred" / f"{kind}_{minutes:g}min")
+    scores = held_out_dice(raw, out, WORK / "pred" / name)
     chosen = budget["chosen"]
     speed = next(c for c in budget["candidates"] if c["name"] == chosen["rung"])
     row = {"kind": kind, "minutes": minutes, "seed": seed, "threads": threads, "wall_s": round(wall, 1),
@@ -143,18 +144,19 @@ def table(rows: list[dict], parity_line: str | None) -> str:
         "",
         *[f"- `{k}`: {v.note}, {v.n_test} held-out cases." for k, v in PHANTOM_KINDS.items()],
         "",
-        "| kind | budget | threads | plan chosen (patch, batch, features, precision) | "
+        "| kind | seed | budget | threads | plan chosen (patch, batch, features, precision) | "
         "epochs, iterations done (training s) | measured it/s (tiny / small / wide / nnunet) | "
         "held-out mean Dice | lowest structure Dice | wall | load | "
         "when |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in sorted(rows, key=lambda r: (r["kind"] != "organs5", r["kind"], r["minutes"])):
+    for r in sorted(rows, key=lambda r: (r["kind"] != "organs5", r["kind"], r["minutes"], r.get("seed", 0))):
         measured = " / ".join("-" if r["measured"].get(n) is None else f"{r['measured'][n]:.2f}"
                               for n in ("tiny", "small", "wide", "nnunet"))
         worst = min(r["per_class"], key=r["per_class"].get)
         lines.append(
-            f"| {r['kind']} | {r['minutes']:g} min | {r['threads'] or f'default ({os.cpu_count()})'} | {r['rung']} "
+            f"| {r['kind']} | {r.get('seed', 0)} | {r['minutes']:g} min "
+            f"| {r['threads'] or f'default ({os.cpu_count()})'} | {r['rung']} "
             f"({'x'.join(map(str, r['patch']))}, {r['batch']}, {r['features'][0]}..{r['features'][-1]}, "
             f"{r.get('precision', 'fp32')}) | "
             f"{r['epochs']} epochs, {r['iterations']} it ({r['train_s']:.0f} s) | {measured} | "
@@ -179,7 +181,8 @@ def main() -> None:
         for spec in args.runs:
             kind, minutes = spec.split(":")
             row = one_run(kind, float(minutes), args.seed, args.threads)
-            stored["rows"] = [r for r in stored["rows"] if (r["kind"], r["minutes"]) != (kind, float(minutes))]
+            key = (kind, float(minutes), args.seed)
+            stored["rows"] = [r for r in stored["rows"] if (r["kind"], r["minutes"], r.get("seed", 0)) != key]
             stored["rows"].append(row)
             WORK.mkdir(parents=True, exist_ok=True)
             RESULTS.write_text(json.dumps(stored, indent=1))
