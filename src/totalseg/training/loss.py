@@ -68,3 +68,30 @@ def deep_supervision_loss(
         if w > 0:
             total = total + float(w) * dice_ce_loss(out, tgt, batch_dice=batch_dice)
     return total
+
+
+def amp_dtype(device: torch.device) -> torch.dtype:
+    """The autocast dtype of mixed-precision training on ``device``: fp16 on CUDA (nnU-Net's AMP),
+    bf16 on the CPU."""
+    return torch.bfloat16 if device.type == "cpu" else torch.float16
+
+
+def outputs_and_loss(network: torch.nn.Module, image: torch.Tensor, seg: torch.Tensor, *, amp: bool,
+                     batch_dice: bool = False) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """The deep-supervision outputs of ``network`` and their :func:`deep_supervision_loss`, under
+    autocast when ``amp`` (:func:`amp_dtype`); on the CPU the loss is taken in fp32 on the outputs
+    cast back. The trainer's step and validation and the speed measurement all use it.
+
+    Examples:
+        >>> net = torch.nn.Conv3d(1, 2, 1)
+        >>> outputs, loss = outputs_and_loss(lambda x: [net(x)], torch.zeros(1, 1, 4, 4, 4),
+        ...                                  torch.zeros(1, 1, 4, 4, 4), amp=True)
+        >>> outputs[0].dtype, loss.dtype
+        (torch.float32, torch.float32)
+    """
+    with torch.autocast(image.device.type, dtype=amp_dtype(image.device), enabled=amp):
+        outputs = network(image)
+        if image.device.type != "cpu":
+            return outputs, deep_supervision_loss(outputs, seg, batch_dice=batch_dice)
+    outputs = [o.float() for o in outputs]
+    return outputs, deep_supervision_loss(outputs, seg, batch_dice=batch_dice)

@@ -22,7 +22,7 @@ from totalseg.models.plans import ModelConfig
 from totalseg.training.augment import default_augmentation
 from totalseg.training.budget import Speed
 from totalseg.training.loader import PatchLoader
-from totalseg.training.loss import deep_supervision_loss
+from totalseg.training.loss import amp_dtype, outputs_and_loss
 from totalseg.training.planner import CONFIGURATION
 from totalseg.training.preprocessing import CachedCase
 
@@ -45,7 +45,6 @@ def measure_speed(plans: dict, dataset_json: dict, cases: Sequence[CachedCase], 
     optimizer = torch.optim.SGD(network.parameters(), lr=1e-3, momentum=0.99, nesterov=True)
     loader = PatchLoader(cases, default_augmentation(tuple(conf["patch_size"])), conf["batch_size"], seed=12345)
     amp = device.type == "cuda" or bf16
-    dtype = torch.bfloat16 if device.type == "cpu" else torch.float16
     step_s, batch_s = [], []
     deadline = None
     for i in range(warmup + 1000):
@@ -54,9 +53,7 @@ def measure_speed(plans: dict, dataset_json: dict, cases: Sequence[CachedCase], 
         loaded = time.perf_counter()
         image, seg = batch.image.to(device), batch.seg.to(device)
         optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(device.type, dtype=dtype, enabled=amp):
-            outputs = network(image)
-        loss = deep_supervision_loss([o.float() for o in outputs], seg, batch_dice=False)
+        _, loss = outputs_and_loss(network, image, seg, amp=amp)
         loss.backward()
         optimizer.step()
         _sync(device)
@@ -69,16 +66,15 @@ def measure_speed(plans: dict, dataset_json: dict, cases: Sequence[CachedCase], 
                 break
     step, load = sum(step_s) / len(step_s), sum(batch_s) / len(batch_s)
     per_iteration = step + load if device.type == "cpu" else max(step, load)
-    return Speed(1 / per_iteration, _forward_s(network, image, device, amp, dtype))
+    return Speed(1 / per_iteration, _forward_s(network, image, device, amp))
 
 
 @torch.no_grad()
-def _forward_s(network: torch.nn.Module, image: torch.Tensor, device: torch.device, amp: bool,
-               dtype: torch.dtype) -> float:
+def _forward_s(network: torch.nn.Module, image: torch.Tensor, device: torch.device, amp: bool) -> float:
     """Seconds for one forward pass of a batch (a validation batch)."""
     network.eval()
     started = time.perf_counter()
-    with torch.autocast(device.type, dtype=dtype, enabled=amp):
+    with torch.autocast(device.type, dtype=amp_dtype(device), enabled=amp):
         network(image)
     _sync(device)
     network.train()

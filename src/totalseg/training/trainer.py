@@ -40,7 +40,7 @@ from totalseg.training.budget_plan import BudgetChoice, choose_budget_plan, writ
 from totalseg.training.export import checkpoint_state, model_folder, save_checkpoint, write_model_json
 from totalseg.training.fingerprint import Fingerprint, compute_fingerprint
 from totalseg.training.loader import PatchLoader
-from totalseg.training.loss import deep_supervision_loss
+from totalseg.training.loss import outputs_and_loss
 from totalseg.training.planner import CONFIGURATION, PlannerOptions, Topology, estimate_memory_gb, plan_experiment
 from totalseg.training.preprocessing import preprocess_dataset
 from totalseg.training.progress import EpochRecord, TrainingLog
@@ -259,7 +259,6 @@ class _Run:
         self.optimizer = torch.optim.SGD(self.network.parameters(), lr=self.options.initial_lr, momentum=0.99,
                                          nesterov=True, weight_decay=self.options.weight_decay)
         self.amp = self.device.type == "cuda" or (self.device.type == "cpu" and self.options.cpu_bf16)
-        self.amp_dtype = torch.bfloat16 if self.device.type == "cpu" else torch.float16
         self.scaler = torch.amp.GradScaler("cuda") if self.device.type == "cuda" else None
         mirror_axes = (0, 1, 2) if self.options.mirror else ()
         self.train_loader = PatchLoader(train_cases, default_augmentation(patch, mirror_axes=mirror_axes),
@@ -347,7 +346,7 @@ class _Run:
 
     def _step(self, image: torch.Tensor, seg: torch.Tensor) -> float:
         self.optimizer.zero_grad(set_to_none=True)
-        _, loss = self._outputs_and_loss(image, seg)
+        _, loss = outputs_and_loss(self.network, image, seg, amp=self.amp, batch_dice=self.batch_dice)
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
             self.scaler.unscale_(self.optimizer)
@@ -360,16 +359,6 @@ class _Run:
             self.optimizer.step()
         return float(loss.detach())
 
-    def _outputs_and_loss(self, image: torch.Tensor, seg: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
-        """The deep-supervision outputs and the loss, under AMP (fp16 on CUDA, bf16 on CPU with
-        ``cpu_bf16``); on CPU the loss is taken in fp32 on the outputs cast back."""
-        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp):
-            outputs = self.network(image)
-            if self.device.type != "cpu":
-                return outputs, deep_supervision_loss(outputs, seg, batch_dice=self.batch_dice)
-        outputs = [o.float() for o in outputs]
-        return outputs, deep_supervision_loss(outputs, seg, batch_dice=self.batch_dice)
-
     @torch.no_grad()
     def _validate(self) -> tuple[float, np.ndarray]:
         """Loss and per-class pseudo Dice (summed over fixed validation patches, as nnU-Net)."""
@@ -379,7 +368,7 @@ class _Run:
         self.network.eval()
         for batch in self.val_loader.epoch(0, self.options.val_iterations, threads=0):
             image, seg = batch.image.to(self.device), batch.seg.to(self.device)
-            outputs, loss = self._outputs_and_loss(image, seg)
+            outputs, loss = outputs_and_loss(self.network, image, seg, amp=self.amp, batch_dice=self.batch_dice)
             losses.append(float(loss))
             pred = outputs[0].argmax(1)
             target = seg[:, 0].long()
