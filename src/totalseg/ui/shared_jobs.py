@@ -26,6 +26,7 @@ from totalseg.ui.export import multilabel_file
 
 log = logging.getLogger(__name__)
 
+
 def open_store(data_dir: Path) -> JobStore:
     """The job store in ``data_dir`` (jobs left ``running`` by a stopped process taken back, as a
     starting server does), or one line saying why it cannot be opened."""
